@@ -1,0 +1,96 @@
+"""The bundle manifest: the contract between the exporter (writes it) and the agent (trusts it).
+
+A bundle is one directory: `manifest.json`, `manifest.sig` (detached ed25519 signature over the
+exact bytes of manifest.json), the ONNX model, and any files listed in `files` (labels, tokenizer,
+golden inputs/outputs, EP-context caches). Pre/post-processing reuse the config models, so a
+setting means the same thing in a bundle as in a YAML file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge_agent.config.models import PostprocessConfig, PreprocessConfig
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TensorSpec(_M):
+    name: str
+    dtype: str = Field(description="numpy dtype name, e.g. float32, int64, uint8")
+    shape: list[int | str] = Field(description="static sizes, or names for dynamic dimensions")
+    layout: str | None = Field(default=None, description="e.g. NCHW, NHWC, NC, NT")
+
+
+class FileEntry(_M):
+    path: str = Field(description="relative to the bundle directory, '/' separated")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class TextSpec(_M):
+    tokenizer_files: list[str] = Field(default_factory=list)
+    max_length: int = 128
+
+
+class AudioSpec(_M):
+    sample_rate: int = Field(gt=0)
+    window: int = Field(gt=0, description="samples per model call")
+    context: int = Field(default=0, ge=0, description="samples of left context prepended to each window")
+    stateful: bool = False
+
+
+class QuantizationInfo(_M):
+    mode: Literal["none", "dynamic", "static-qdq", "fp16", "qnn-a16w8"]
+    per_channel: bool = False
+    activation_type: str | None = None
+    weight_type: str | None = None
+    calibration_method: str | None = None
+    calibration_fingerprint: str | None = Field(
+        default=None, description="sha256 over the calibration inputs, so a build can be reproduced"
+    )
+    excluded_nodes: list[str] = Field(default_factory=list)
+
+
+class GoldenCase(_M):
+    """A canary: run `inputs` (npz, one array per model input) and compare with `outputs` (npz)."""
+
+    inputs: str
+    outputs: str
+    atol: float = Field(default=1e-3, ge=0)
+    rtol: float = Field(default=1e-3, ge=0)
+
+
+class Manifest(_M):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    version: str
+    task: Literal["classification", "detection", "embedding", "anomaly", "vad", "raw"]
+    created: str = Field(description="ISO 8601 UTC")
+    exporter_version: str
+    onnx_version: str | None = None
+    onnxruntime_version: str | None = None
+    target: str = Field(description="hardware profile name the bundle was built for")
+    model: str = Field(description="path of the ONNX model inside the bundle")
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocess: PreprocessConfig | None = None
+    text: TextSpec | None = None
+    audio: AudioSpec | None = None
+    postprocess: PostprocessConfig | None = None
+    quantization: QuantizationInfo = Field(default_factory=lambda: QuantizationInfo(mode="none"))
+    files: list[FileEntry] = Field(min_length=1)
+    golden: list[GoldenCase] = Field(default_factory=list)
+    report: dict[str, Any] = Field(default_factory=dict, description="measured on the build machine")
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}@{self.version}"

@@ -1,0 +1,105 @@
+"""Hardware profiles: per-target recipes kept as data in hardware/*.yaml, read by both halves.
+
+The exporter reads a profile to shape and quantize a bundle; the agent reads the same profile to
+build the execution-provider chain and to refuse a silent fallback to CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge_agent.errors import ConfigError, ConfigIssue
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EPSpec(_Strict):
+    name: str = Field(description="ONNX Runtime execution provider name.")
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    required: bool = Field(
+        default=False, description="This EP must be active; a fallback to CPU is an error."
+    )
+
+
+class QuantRecipe(_Strict):
+    mode: Literal["none", "dynamic", "static-qdq", "fp16", "qnn-a16w8"] = Field(
+        description="How the exporter quantizes for this target."
+    )
+    per_channel: bool = True
+    activation_type: Literal["uint8", "int8", "uint16", "int16", "float16", "float32"] = "uint8"
+    weight_type: Literal["uint8", "int8", "float16", "float32"] = "int8"
+    calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
+
+
+class ThermalSpec(_Strict):
+    temperature_paths: list[str] = Field(
+        default_factory=list, description="sysfs files in millidegrees C (thermal_zone*/temp)."
+    )
+    throttle_paths: list[str] = Field(
+        default_factory=list, description="sysfs files whose non-zero value means throttled."
+    )
+
+
+class DetectSpec(_Strict):
+    """What `edge-agent doctor` looks for to pick this profile."""
+
+    model_contains: list[str] = Field(default_factory=list, description="/proc/device-tree/model substrings")
+    files: list[str] = Field(default_factory=list, description="paths that exist on this target")
+    dmi_contains: list[str] = Field(default_factory=list, description="DMI product/CPU name substrings")
+    arch: list[str] = Field(default_factory=list, description="uname -m values")
+    priority: int = Field(default=0, description="higher wins when several match")
+
+
+class HardwareProfile(_Strict):
+    name: str
+    description: str
+    arch: Literal["x86_64", "aarch64", "arm64", "any"]
+    providers: list[EPSpec] = Field(min_length=1, description="EP chain in preference order.")
+    precision: Literal["fp32", "fp16", "int8", "a16w8"] = "fp32"
+    static_shapes: bool = Field(default=False, description="The accelerator needs fixed input shapes.")
+    quantization: QuantRecipe = Field(default_factory=lambda: QuantRecipe(mode="none"))
+    intra_op_threads: int = Field(default=1, ge=0)
+    inter_op_threads: int = Field(default=1, ge=0)
+    watts_per_busy_core: float = Field(
+        default=2.0, gt=0, description="For energy estimates (labelled as estimates)."
+    )
+    thermal: ThermalSpec = Field(default_factory=ThermalSpec)
+    detect: DetectSpec = Field(default_factory=DetectSpec)
+    opset: int = Field(default=17, ge=7)
+
+
+def profiles_dir() -> Path:
+    """Installed wheels carry the profiles inside the package; a checkout reads hardware/ at the root."""
+    packaged = Path(__file__).parent / "profiles"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "hardware"
+
+
+def load_profile(name_or_path: str | Path) -> HardwareProfile:
+    """Load one profile by name (hardware/<name>.yaml) or path; raise ConfigError naming the key."""
+    p = Path(name_or_path)
+    if p.suffix not in (".yaml", ".yml"):
+        p = profiles_dir() / f"{name_or_path}.yaml"
+    if not p.is_file():
+        known = ", ".join(sorted(x.stem for x in profiles_dir().glob("*.yaml")))
+        raise ConfigError(str(p), [ConfigIssue("", None, f"no such hardware profile; known: {known}")])
+    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    try:
+        return HardwareProfile.model_validate(data)
+    except ValidationError as exc:
+        issues = [
+            ConfigIssue(".".join(str(x) for x in e["loc"]), None, str(e["msg"])) for e in exc.errors()
+        ]
+        raise ConfigError(str(p), issues) from None
+
+
+def all_profiles() -> dict[str, HardwareProfile]:
+    """Every profile shipped, by name."""
+    return {p.stem: load_profile(p) for p in sorted(profiles_dir().glob("*.yaml"))}
