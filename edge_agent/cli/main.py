@@ -1,0 +1,63 @@
+"""Entry point for `edge-agent`. Commands register themselves; errors become one line and an exit code.
+
+Exit codes: 0 ok, 1 failure, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from edge_agent import __version__
+from edge_agent.errors import EdgeAgentError
+
+# Each module defines `register(subparsers)` and sets `func` on its parsers: add a line to add a command.
+COMMAND_MODULES = (
+    "edge_agent.cli.run",
+    "edge_agent.cli.config_cmd",
+    "edge_agent.cli.demo_cmd",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-agent", description="Run small models at the edge.")
+    parser.add_argument("--version", action="version", version=f"edge-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def setup_logging(verbosity: int, level: str | None = None) -> None:
+    """Handlers are configured here only, never in library modules."""
+    lvl = level.upper() if level else ("DEBUG" if verbosity > 1 else "INFO" if verbosity else "WARNING")
+    logging.basicConfig(
+        level=lvl, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Handler | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    setup_logging(args.verbose)
+    try:
+        return func(args)
+    except EdgeAgentError as exc:
+        print(f"edge-agent: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
