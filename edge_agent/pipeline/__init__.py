@@ -1,0 +1,1 @@
+"""Pipelines: source → gate → preprocess → session → postprocess → events → outbox."""
