@@ -56,3 +56,25 @@ class OutboxError(EdgeAgentError):
 
 class PublishError(EdgeAgentError):
     """The MQTT publisher could not be set up (bad TLS files, credentials...)."""
+
+
+class CommandError(EdgeAgentError):
+    """A command that is refused; `code` is the machine-readable reason sent back in the reply."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")
+
+
+class UpdateError(EdgeAgentError):
+    """A model update step that failed (fetch, verify, canary, swap, health); the old bundle stays."""
+
+    def __init__(self, step: str, reason: str) -> None:
+        self.step = step
+        self.reason = reason
+        super().__init__(f"update failed at {step}: {reason}")
+
+
+class FleetError(EdgeAgentError):
+    """A fleet-side operation (collect, watch, send, deploy) that cannot proceed."""
