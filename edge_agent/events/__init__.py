@@ -1,0 +1,1 @@
+"""Event logic: per-frame outputs in, state-change events out (start/end, appeared/left, counts)."""
