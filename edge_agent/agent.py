@@ -1,0 +1,124 @@
+"""The agent: pipelines + outbox + one MQTT connection, started and stopped together.
+
+A pipeline that cannot start (bad model, missing accelerator) is reported in status and the others
+keep running. Stopping finishes in-flight frames, commits the outbox, drains it for a short deadline,
+publishes `offline`, and leaves what was not delivered for the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from edge_agent import __version__
+from edge_agent.config.models import AgentConfig
+from edge_agent.errors import EdgeAgentError
+from edge_agent.hardware.profile import HardwareProfile, load_profile
+from edge_agent.outbox import Outbox
+from edge_agent.pipeline.runner import Pipeline
+from edge_agent.publish.mqtt import MqttPublisher
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Everything one `edge-agent run` process does."""
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.device = cfg.device.id
+        self.started = time.time()
+        self.profile: HardwareProfile | None = (
+            load_profile(cfg.device.hardware_profile) if cfg.device.hardware_profile else None
+        )
+        state = cfg.device.state_dir
+        self.outbox = Outbox(
+            cfg.outbox,
+            cfg.outbox.path or Path(state) / "outbox.sqlite",
+            self.device,
+            cfg.mqtt.prefix,
+            window=cfg.mqtt.max_inflight,
+        )
+        self.publisher = MqttPublisher(cfg.mqtt, self.device, birth=self.birth)
+        self.pipelines: dict[str, Pipeline] = {}
+        self._stop = threading.Event()
+        self._stats_thread = threading.Thread(target=self._stats_loop, name="stats", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the outbox and MQTT first (so nothing is lost), then every enabled pipeline."""
+        self.publisher.set_ack_handler(self.outbox.ack)
+        self.publisher.on_connected(self.outbox.wake)
+        self.outbox.start(lambda topic, payload: self.publisher.publish(topic, payload, qos=1), self._can_send)
+        for name, pcfg in self.cfg.pipelines.items():
+            pipe = Pipeline(name, pcfg, self.outbox.put, self.profile)
+            self.pipelines[name] = pipe
+            if not pcfg.enabled:
+                continue
+            try:
+                pipe.start()
+            except EdgeAgentError as exc:
+                log.error("pipeline %s not started: %s", name, exc)
+        self.publisher.start()
+        self._stats_thread.start()
+
+    def _can_send(self) -> bool:
+        return self.publisher.connected
+
+    @property
+    def running_pipelines(self) -> list[str]:
+        return [n for n, p in self.pipelines.items() if p.state == "running"]
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Wait until every started pipeline has ended (file sources end; live ones do not)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for pipe in self.pipelines.values():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not pipe.finished.wait(left):
+                return False
+        return True
+
+    def stop(self, drain_s: float = 2.0) -> None:
+        """Graceful stop within about drain_s + 2 s."""
+        self._stop.set()
+        for pipe in self.pipelines.values():
+            pipe.stop(timeout=1.5)
+        self.outbox.close(drain_s=drain_s if self.publisher.connected else 0.0)
+        self.publisher.stop(timeout=1.0)
+        log.info("stopped; %d message(s) kept in the outbox for the next start", self.outbox.depth)
+
+    # -- status and stats -------------------------------------------------------------------------
+    def birth(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "pipelines": {
+                n: {"state": p.state, "model": p.model.model_id if p.model else None, "error": p.error}
+                for n, p in self.pipelines.items()
+            },
+        }
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started, 1),
+            "mqtt": {
+                "connected": self.publisher.connected,
+                "last_error": self.publisher.stats.last_error,
+                "connects": self.publisher.stats.connects,
+                "refused": self.publisher.stats.refused,
+            },
+            "outbox": self.outbox.snapshot(),
+            "pipelines": {n: p.snapshot() for n, p in self.pipelines.items()},
+        }
+
+    def _stats_loop(self) -> None:
+        topic = f"{self.cfg.mqtt.prefix}/{self.device}/stats"
+        while not self._stop.wait(self.cfg.stats_interval_s):
+            if self.publisher.connected:
+                body = {"ts": round(time.time(), 3), **self.status()}
+                self.publisher.publish(topic, json.dumps(body, separators=(",", ":")).encode(), qos=0)

@@ -1,0 +1,50 @@
+"""`edge-agent config validate FILE` and `edge-agent config schema`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from edge_agent.config import load_config
+from edge_agent.config.models import AgentConfig
+from edge_agent.errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("config", help="validate a config file or print its JSON Schema")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION")
+    v = csub.add_parser("validate", help="check a config file; print OK or every error with its line")
+    v.add_argument("file")
+    v.add_argument("--json", action="store_true", help="machine-readable result")
+    v.set_defaults(func=validate)
+    s = csub.add_parser("schema", help="print the config's JSON Schema")
+    s.set_defaults(func=schema)
+    p.set_defaults(func=lambda _a: (p.print_help(sys.stderr), 2)[1])
+
+
+def validate(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as exc:
+        if args.json:
+            issues = [{"path": i.path, "line": i.line, "message": i.message, "value": i.value} for i in exc.issues]
+            print(json.dumps({"ok": False, "file": exc.source, "errors": issues}, indent=2))
+        else:
+            print(exc, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"ok": True, "file": args.file, "pipelines": sorted(cfg.pipelines)}))
+    else:
+        print(f"OK: {args.file} ({len(cfg.pipelines)} pipeline(s): {', '.join(sorted(cfg.pipelines))})")
+    return 0
+
+
+def config_schema() -> dict[str, Any]:
+    return AgentConfig.model_json_schema()
+
+
+def schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(config_schema(), indent=2))
+    return 0

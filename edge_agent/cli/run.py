@@ -1,0 +1,57 @@
+"""`edge-agent run -c FILE`: run the agent until SIGTERM/Ctrl-C (or, with --until-done, until files end)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from typing import Any
+
+from edge_agent.config import load_config
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run the pipelines in a config file")
+    p.add_argument("-c", "--config", required=True, help="YAML config file")
+    p.add_argument(
+        "--until-done",
+        action="store_true",
+        help="exit once every file source has ended and its results are delivered (batch jobs, tests)",
+    )
+    p.add_argument("--drain-s", type=float, default=2.0, help="on stop, wait this long for deliveries")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edge_agent.agent import Agent
+    from edge_agent.cli.main import setup_logging
+
+    cfg = load_config(args.config)
+    if args.verbose == 0:
+        setup_logging(0, cfg.log_level)
+    agent = Agent(cfg)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent.start()
+    if not agent.running_pipelines:
+        log.error("no pipeline could start; see the errors above")
+        agent.stop(drain_s=0)
+        return 1
+    if args.until_done:
+        while not stop.is_set() and not agent.wait_finished(timeout=0.2):
+            pass
+        while not stop.is_set() and agent.outbox.depth > 0 and agent.publisher.connected:
+            stop.wait(0.1)
+    else:
+        stop.wait()
+    agent.stop(drain_s=args.drain_s)
+    return 0

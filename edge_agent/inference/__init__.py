@@ -1,0 +1,1 @@
+"""Inference: opening sessions on the right execution provider, and turning frames into tensors."""

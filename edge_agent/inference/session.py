@@ -1,0 +1,82 @@
+"""Open a model (plain .onnx or verified bundle) in ONNX Runtime on the best EP the device has."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
+from edge_agent.config.models import ModelConfig, ProviderSpec
+from edge_agent.errors import ModelError
+from edge_agent.hardware.profile import HardwareProfile
+from edge_agent.hardware.providers import check_active, resolve_providers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ModelSession:
+    """An open ONNX Runtime session plus what the pipeline needs to know about it."""
+
+    session: ort.InferenceSession
+    model_id: str
+    path: Path
+    providers: list[str]
+    bundle: Bundle | None
+    load_s: float
+
+    @property
+    def input(self) -> Any:
+        return self.session.get_inputs()[0]
+
+    def run(self, feeds: dict[str, np.ndarray[Any, Any]]) -> list[np.ndarray[Any, Any]]:
+        return list(self.session.run(None, feeds))
+
+
+def _specs(cfg: ModelConfig, profile: HardwareProfile | None) -> list[ProviderSpec]:
+    if cfg.providers:
+        return list(cfg.providers)
+    if profile is not None:
+        return [ProviderSpec(name=p.name, options=dict(p.options)) for p in profile.providers]
+    return [ProviderSpec(name="CPUExecutionProvider")]
+
+
+def open_model(cfg: ModelConfig, profile: HardwareProfile | None = None) -> ModelSession:
+    """Verify (for bundles) and open the model; raise ModelError/ProviderError saying why not."""
+    t0 = time.perf_counter()
+    bundle: Bundle | None = None
+    path = cfg.path
+    if is_bundle(path):
+        keys = [load_public_key(k) for k in cfg.trusted_keys]
+        bundle = verify_bundle(path, keys or None)
+        path = bundle.model_path
+        model_id = cfg.id or bundle.manifest.model_id
+    elif path.is_file() and path.suffix == ".onnx":
+        model_id = cfg.id or path.stem
+    elif path.is_dir():
+        raise ModelError(f"{path}: a directory without manifest.json is not a bundle")
+    else:
+        raise ModelError(f"model not found: {path} (expected a .onnx file or a bundle directory)")
+
+    specs = _specs(cfg, profile)
+    require = cfg.require_accelerator or bool(profile and any(p.required for p in profile.providers))
+    names, options = resolve_providers(specs, ort.get_available_providers(), require)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = cfg.intra_op_threads
+    so.inter_op_num_threads = cfg.inter_op_threads
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), sess_options=so, providers=names, provider_options=options)
+    except Exception as exc:  # ORT raises its own exception types for bad models; say which file
+        raise ModelError(f"{path}: ONNX Runtime cannot load it: {exc}") from exc
+    active = check_active(session, names, require)
+    load_s = time.perf_counter() - t0
+    log.info("model %s on %s (asked %s), loaded in %.2fs", model_id, active[0], names, load_s)
+    return ModelSession(session, model_id, path, active, bundle, load_s)

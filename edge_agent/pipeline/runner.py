@@ -1,0 +1,194 @@
+"""One pipeline: capture thread → bounded queue → worker thread → outbox.
+
+The worker does gate → preprocess → session.run → postprocess → events for each frame. ONNX Runtime
+and OpenCV release the GIL, so decoding the next frame overlaps with inference of this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_agent.config.models import PipelineConfig, PreprocessConfig
+from edge_agent.errors import EdgeAgentError, ModelError
+from edge_agent.hardware.profile import HardwareProfile
+from edge_agent.inference.preprocess import Preprocessor
+from edge_agent.inference.session import ModelSession, open_model
+from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Outbound
+from edge_agent.postprocess import Postprocessor, build_postprocessor
+from edge_agent.sources.base import END, Capture, Source
+from edge_agent.sources.video import open_source
+
+log = logging.getLogger(__name__)
+
+PutFn = Callable[[Outbound], None]
+
+
+class Pipeline:
+    """Owns one source, one model session and the worker that joins them."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: PipelineConfig,
+        put: PutFn,
+        profile: HardwareProfile | None = None,
+        source: Source | None = None,
+        gate: Gate | None = None,
+        events: EventLogic | None = None,
+    ) -> None:
+        self.name = name
+        self.cfg = cfg
+        self.put = put
+        self.profile = profile
+        self.source = source
+        self.gate = gate
+        self.events = events
+        self.model: ModelSession | None = None
+        self.pre: Preprocessor | None = None
+        self.post: Postprocessor | None = None
+        self.state = "stopped"
+        self.error: str | None = None
+        self.frames = 0
+        self.inferred = 0
+        self.skipped = 0
+        self.failures = 0
+        self.latencies: deque[float] = deque(maxlen=512)
+        self.first_result_at: float | None = None
+        self.started_at = 0.0
+        self.finished = threading.Event()
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=cfg.source.queue)
+        self._capture: Capture | None = None
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Open the model and build pre/post-processing; raise a clear error if they do not fit."""
+        model = open_model(self.cfg.model, self.profile)
+        manifest = model.bundle.manifest if model.bundle else None
+        pre_cfg = self.cfg.preprocess or (manifest.preprocess if manifest else None) or PreprocessConfig()
+        post_cfg = self.cfg.postprocess or (manifest.postprocess if manifest else None)
+        if post_cfg is None:
+            raise ModelError(
+                f"pipelines.{self.name}.postprocess: required for a plain .onnx model (no bundle manifest)"
+            )
+        inp = model.input
+        self.pre = Preprocessor(pre_cfg, list(inp.shape), inp.type)
+        base: Path | None = model.bundle.root if model.bundle else self.cfg.model.path.parent
+        self.post = build_postprocessor(post_cfg, base)
+        self.model = model
+
+    def start(self) -> None:
+        """Load the model, then start capture and worker threads."""
+        self.started_at = time.monotonic()
+        self.state = "loading"
+        try:
+            if self.model is None:
+                self.load()
+            source = self.source or open_source(self.cfg.source, self.name)
+        except EdgeAgentError as exc:
+            self.state = "failed"
+            self.error = str(exc)
+            self.finished.set()
+            raise
+        self.source = source
+        s = self.cfg.source
+        self._capture = Capture(source, self._queue, s.fps, s.retry_min_s, s.retry_max_s)
+        self._worker = threading.Thread(target=self._work, name=f"worker-{self.name}", daemon=True)
+        self._stop.clear()
+        self.finished.clear()
+        self.state = "running"
+        self._capture.start()
+        self._worker.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop the source, let the worker finish the frame in hand, and join both."""
+        if self._capture is not None:
+            self._capture.stop()
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        if self._worker is not None:
+            self._worker.join(max(0.0, deadline - time.monotonic()))
+        if self._capture is not None:
+            self._capture.join(max(0.0, deadline - time.monotonic()))
+        if self.state == "running":
+            self.state = "stopped"
+
+    # -- the worker ------------------------------------------------------------------------------
+    def _work(self) -> None:
+        assert self.model is not None and self.pre is not None and self.post is not None
+        input_name = self.model.input.name
+        while True:
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._stop.is_set():
+                    break
+                continue
+            if item is END:
+                break
+            assert isinstance(item, Frame)
+            self.frames += 1
+            try:
+                self._process(item, input_name)
+            except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
+                self.failures += 1
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("pipeline %s: frame %d failed", self.name, item.index)
+        if self.state == "running":
+            self.state = "finished" if not self._stop.is_set() else "stopped"
+        self.finished.set()
+
+    def _process(self, frame: Frame, input_name: str) -> None:
+        assert self.model is not None and self.pre is not None and self.post is not None
+        if self.gate is not None and not self.gate(frame):
+            self.skipped += 1
+            return
+        t0 = time.perf_counter()
+        tensor, lb = self.pre(frame.data)
+        outputs = self.model.run({input_name: tensor})
+        output = self.post(outputs, lb)
+        latency_ms = (time.perf_counter() - t0) * 1000.0
+        self.inferred += 1
+        self.latencies.append(latency_ms)
+        if self.first_result_at is None:
+            self.first_result_at = time.monotonic()
+        ts = round(frame.ts, 3)
+        if self.cfg.publish.results:
+            body: JSON = {
+                "ts": ts,
+                "model": self.model.model_id,
+                "latency_ms": round(latency_ms, 2),
+                "frame": frame.index,
+                "output": output,
+            }
+            self.put(Outbound(self.name, "results", body, priority=1))
+        if self.events is not None:
+            for event in self.events.update(output, frame.ts):
+                self.put(Outbound(self.name, "events", {"ts": ts, **event}, priority=2))
+
+    # -- reporting -------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        lat = np.array(self.latencies) if self.latencies else None
+        return {
+            "state": self.state,
+            "error": self.error,
+            "model": self.model.model_id if self.model else None,
+            "provider": self.model.providers[0] if self.model else None,
+            "frames": self.frames,
+            "inferred": self.inferred,
+            "skipped": self.skipped,
+            "failures": self.failures,
+            "latency_ms_p50": round(float(np.percentile(lat, 50)), 2) if lat is not None else None,
+            "latency_ms_p95": round(float(np.percentile(lat, 95)), 2) if lat is not None else None,
+            "source": self._capture.status.as_dict() if self._capture else None,
+        }

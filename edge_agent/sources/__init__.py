@@ -1,0 +1,1 @@
+"""Sources: where frames, audio chunks and sensor windows come from."""
