@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_agent.errors import ConfigError, ConfigIssue
 
@@ -25,6 +25,16 @@ class EPSpec(_Strict):
     required: bool = Field(
         default=False, description="This EP must be active; a fallback to CPU is an error."
     )
+    hint: str = Field(
+        default="", description="What to install or enable when this EP is missing (shown by doctor)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _ep_name(cls, v: str) -> str:
+        if not v.endswith("ExecutionProvider"):
+            raise ValueError(f"expected an ONNX Runtime provider name ending in ExecutionProvider, got {v!r}")
+        return v
 
 
 class QuantRecipe(_Strict):
@@ -45,6 +55,32 @@ class ThermalSpec(_Strict):
         default_factory=list, description="sysfs files whose non-zero value means throttled."
     )
 
+    def resolve(self, root: Path = Path("/")) -> tuple[list[Path], list[Path]]:
+        """Expand the glob patterns under `root`: (temperature files, throttle files) that exist."""
+        return _expand(self.temperature_paths, root), _expand(self.throttle_paths, root)
+
+
+def _expand(patterns: list[str], root: Path) -> list[Path]:
+    """Absolute glob patterns read relative to `root` (a fake tree in tests, / on a device)."""
+    out: list[Path] = []
+    for pattern in patterns:
+        out.extend(sorted(p for p in root.glob(pattern.lstrip("/")) if p.exists()))
+    return out
+
+
+class AcceleratorSpec(_Strict):
+    """The device nodes and groups an accelerator needs; read by doctor and mirrored in the unit."""
+
+    devices: list[str] = Field(default_factory=list, description="/dev glob patterns, e.g. /dev/accel/accel*")
+    groups: list[str] = Field(
+        default_factory=list, description="Groups that own those nodes (the service user joins them)."
+    )
+    hint: str = Field(default="", description="What to install or load when the nodes are absent.")
+
+    def resolve(self, root: Path = Path("/")) -> list[Path]:
+        """The device nodes present under `root`."""
+        return _expand(self.devices, root)
+
 
 class DetectSpec(_Strict):
     """What `edge-agent doctor` looks for to pick this profile."""
@@ -53,6 +89,9 @@ class DetectSpec(_Strict):
     files: list[str] = Field(default_factory=list, description="paths that exist on this target")
     dmi_contains: list[str] = Field(default_factory=list, description="DMI product/CPU name substrings")
     arch: list[str] = Field(default_factory=list, description="uname -m values")
+    cpu_flags: list[str] = Field(
+        default_factory=list, description="/proc/cpuinfo flags/Features that must all be present"
+    )
     priority: int = Field(default=0, description="higher wins when several match")
 
 
@@ -72,6 +111,17 @@ class HardwareProfile(_Strict):
     thermal: ThermalSpec = Field(default_factory=ThermalSpec)
     detect: DetectSpec = Field(default_factory=DetectSpec)
     opset: int = Field(default=17, ge=7)
+    session_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="ONNX Runtime session config entries (add_session_config_entry), e.g. ep.context_enable.",
+    )
+    accelerator: AcceleratorSpec = Field(default_factory=AcceleratorSpec)
+    notes: str = Field(default="", description="Free text for people: caveats, where the numbers come from.")
+
+    @property
+    def accelerator_eps(self) -> list[str]:
+        """The EPs in the chain other than the CPU EP."""
+        return [p.name for p in self.providers if p.name != "CPUExecutionProvider"]
 
 
 def profiles_dir() -> Path:
@@ -90,13 +140,17 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
     if not p.is_file():
         known = ", ".join(sorted(x.stem for x in profiles_dir().glob("*.yaml")))
         raise ConfigError(str(p), [ConfigIssue("", None, f"no such hardware profile; known: {known}")])
-    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(p), [ConfigIssue("", line, f"not valid YAML: {problem}")]) from None
     try:
         return HardwareProfile.model_validate(data)
     except ValidationError as exc:
-        issues = [
-            ConfigIssue(".".join(str(x) for x in e["loc"]), None, str(e["msg"])) for e in exc.errors()
-        ]
+        issues = [ConfigIssue(".".join(str(x) for x in e["loc"]), None, str(e["msg"])) for e in exc.errors()]
         raise ConfigError(str(p), issues) from None
 
 
