@@ -1,0 +1,99 @@
+"""Wires a CommandHandler to a paho client: subscribe to `<prefix>/<device>/cmd/+`, answer each command.
+
+MQTT 5: the reply goes to the request's Response Topic with its Correlation Data copied back.
+MQTT 3.1.1 fallback (no properties): the command object may carry `reply_to` (a topic) and `id` (echoed in
+the reply); without `reply_to` the reply goes to `<prefix>/<device>/reply/<verb>`.
+Commands run on one worker thread, in order, so a slow `reload` never stalls paho's network loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge_agent.commands.handler import CommandHandler, RequestMeta
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+def _reply_to_from_body(payload: bytes) -> str | None:
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    target = body.get("reply_to") if isinstance(body, dict) else None
+    if isinstance(target, str) and target and "+" not in target and "#" not in target and len(target) < 512:
+        return target
+    return None
+
+
+class CommandServer:
+    """Owns the command subscription on an already-configured client (the agent's one connection)."""
+
+    def __init__(
+        self, client: mqtt.Client, handler: CommandHandler, *, qos: int = 1, backlog: int = 64
+    ) -> None:
+        self.client = client
+        self.handler = handler
+        self.qos = qos
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=backlog)
+        self._thread = threading.Thread(target=self._run, name="edge-commands", daemon=True)
+        self.handled = 0
+        client.message_callback_add(handler.subscription, self._on_message)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def subscribe(self) -> None:
+        """Call from on_connect (subscriptions are per session)."""
+        self.client.subscribe(self.handler.subscription, qos=self.qos)
+
+    def stop(self) -> None:
+        self.client.message_callback_remove(self.handler.subscription)
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join(timeout=5)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._q.put_nowait(msg)
+        except queue.Full:
+            verb = msg.topic.rsplit("/", 1)[-1]
+            self._send(msg, self.handler.error(verb, "refused", "busy: too many commands queued"))
+
+    def _run(self) -> None:
+        while True:
+            msg = self._q.get()
+            if msg is _STOP:
+                return
+            verb = msg.topic.rsplit("/", 1)[-1]
+            meta = RequestMeta()
+            props = getattr(msg, "properties", None)
+            if props is not None:
+                meta.response_topic = getattr(props, "ResponseTopic", None)
+                meta.correlation_data = getattr(props, "CorrelationData", None)
+            reply = self.handler.handle(verb, bytes(msg.payload), meta)
+            self._send(msg, reply, meta)
+            self.handled += 1
+
+    def _send(self, msg: mqtt.MQTTMessage, reply: dict[str, Any], meta: RequestMeta | None = None) -> None:
+        verb = msg.topic.rsplit("/", 1)[-1]
+        topic = (meta.response_topic if meta else None) or _reply_to_from_body(bytes(msg.payload))
+        if topic is None:
+            topic = f"{self.handler.prefix}/{self.handler.device}/reply/{verb}"
+        props: Properties | None = None
+        if self.client.protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.ContentType = "application/json"
+            if meta is not None and meta.correlation_data is not None:
+                props.CorrelationData = meta.correlation_data
+        payload = json.dumps(reply, separators=(",", ":"), default=str)
+        self.client.publish(topic, payload, qos=self.qos, properties=props)

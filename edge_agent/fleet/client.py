@@ -1,0 +1,98 @@
+"""Connecting the fleet tools (collect, watch, send, deploy) to the central broker with paho.
+
+One small options object shared by every fleet command, so TLS/mTLS, credentials and the protocol
+version are spelled once. The client runs paho's network loop in its own thread (loop_start).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.errors import FleetError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class BrokerOptions:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    protocol: str = "5"
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+    client_id: str | None = None
+    keepalive: int = 30
+
+
+def connect(
+    opts: BrokerOptions, *, role: str = "fleet", clean_start: bool = True, timeout: float = 10.0
+) -> mqtt.Client:
+    """Return a connected client with its network loop running, or raise FleetError saying why not."""
+    v5 = opts.protocol == "5"
+    cid = opts.client_id or f"edge-{role}-{uuid.uuid4().hex[:10]}"
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=cid,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else clean_start,
+    )
+    if opts.username:
+        client.username_pw_set(opts.username, opts.password)
+    if opts.ca_file or opts.cert_file:
+        try:
+            client.tls_set(
+                ca_certs=str(opts.ca_file) if opts.ca_file else None,
+                certfile=str(opts.cert_file) if opts.cert_file else None,
+                keyfile=str(opts.key_file) if opts.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise FleetError(f"TLS setup failed: {exc}") from exc
+        client.tls_insecure_set(opts.insecure)
+    done = threading.Event()
+    result: list[ReasonCode | str] = []
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object = None) -> None:
+        result.append(rc)
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(
+            opts.host,
+            opts.port,
+            keepalive=opts.keepalive,
+            clean_start=clean_start if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise FleetError(f"cannot connect to {opts.host}:{opts.port}: {exc}") from exc
+    client.loop_start()
+    if not done.wait(timeout):
+        client.loop_stop()
+        raise FleetError(f"no CONNACK from {opts.host}:{opts.port} within {timeout:g}s")
+    rc = result[0]
+    if isinstance(rc, ReasonCode) and rc.is_failure:
+        client.loop_stop()
+        raise FleetError(f"broker refused the connection: {rc}")
+    client.on_connect = None
+    return client
+
+
+def disconnect(client: mqtt.Client) -> None:
+    try:
+        client.disconnect()
+    finally:
+        client.loop_stop()

@@ -1,0 +1,100 @@
+"""`fleet send`: publish one command and wait for its reply (MQTT 5 request/response).
+
+The requester subscribes to a private response topic `<prefix>/_replies/<client id>/#` and sets
+Response Topic + Correlation Data on each command. With MQTT 3.1.1 the same topic travels in the
+command object as `reply_to` and the correlation as `id`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge_agent.errors import FleetError
+
+
+class Requester:
+    """Sends commands to devices and matches replies by correlation id. Thread-safe."""
+
+    def __init__(self, client: mqtt.Client, prefix: str = "edge") -> None:
+        self.client = client
+        self.prefix = prefix
+        self.v5 = client.protocol == mqtt.MQTTv5
+        self._base = f"{prefix}/_replies/{uuid.uuid4().hex[:12]}"
+        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+        client.message_callback_add(f"{self._base}/#", self._on_reply)
+        sub_done = threading.Event()
+        client.on_subscribe = lambda *_a: sub_done.set()
+        client.subscribe(f"{self._base}/#", qos=1)
+        if not sub_done.wait(10):
+            raise FleetError("subscription to the reply topic was not acknowledged")
+
+    def _on_reply(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        corr: str | None = None
+        props = getattr(msg, "properties", None)
+        data = getattr(props, "CorrelationData", None) if props is not None else None
+        if isinstance(data, (bytes, bytearray)):
+            corr = bytes(data).decode("utf-8", "replace")
+        try:
+            reply = json.loads(msg.payload)
+        except (ValueError, UnicodeDecodeError):
+            reply = {"ok": False, "error": "bad_payload", "reason": "reply is not JSON"}
+        if not isinstance(reply, dict):
+            reply = {"ok": False, "error": "bad_payload", "reason": "reply is not an object"}
+        if corr is None:
+            ident = reply.get("id")
+            corr = ident if isinstance(ident, str) else None
+        with self._lock:
+            slot = self._waiting.get(corr or "")
+        if slot is not None:
+            slot[1].append(reply)
+            slot[0].set()
+
+    def send_raw(self, device: str, verb: str, payload: bytes, corr: str) -> threading.Event:
+        """Publish `payload` as-is (tests use this to send malformed commands) and register `corr`."""
+        event = threading.Event()
+        with self._lock:
+            self._waiting[corr] = (event, [])
+        props = None
+        if self.v5:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            props.ResponseTopic = f"{self._base}/{device}"
+            props.CorrelationData = corr.encode()
+        self.client.publish(f"{self.prefix}/{device}/cmd/{verb}", payload, qos=1, properties=props)
+        return event
+
+    def body_for(self, device: str, body: dict[str, Any], corr: str) -> dict[str, Any]:
+        """The 3.1.1 fallback envelope: reply_to and id travel inside the command."""
+        if self.v5:
+            return body
+        return {**body, "reply_to": f"{self._base}/{device}", "id": corr}
+
+    def result(self, corr: str, event: threading.Event, timeout: float) -> dict[str, Any] | None:
+        got = event.wait(timeout)
+        with self._lock:
+            _event, replies = self._waiting.pop(corr)
+        return replies[0] if got and replies else None
+
+    def request(
+        self, device: str, verb: str, body: dict[str, Any] | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Send one command and return its reply; raise FleetError on timeout."""
+        corr = uuid.uuid4().hex
+        payload = json.dumps(self.body_for(device, body or {}, corr)).encode()
+        reply = self.result(corr, self.send_raw(device, verb, payload, corr), timeout)
+        if reply is None:
+            raise FleetError(
+                f"no reply from {device} to {verb} within {timeout:g}s (offline or not allowed?)"
+            )
+        return reply
+
+    def close(self) -> None:
+        self.client.message_callback_remove(f"{self._base}/#")
+        self.client.unsubscribe(f"{self._base}/#")
