@@ -47,22 +47,28 @@ class CommandServer:
         self._q: queue.Queue[Any] = queue.Queue(maxsize=backlog)
         self._thread = threading.Thread(target=self._run, name="edge-commands", daemon=True)
         self.handled = 0
-        client.message_callback_add(handler.subscription, self._on_message)
+        self._attached = False
 
     def start(self) -> None:
+        """Start the worker. Feed it with `on_message` from the owner's subscription (e.g. the agent's
+        MqttPublisher.subscribe, which re-subscribes after reconnects), or call `attach()`."""
         self._thread.start()
 
-    def subscribe(self) -> None:
-        """Call from on_connect (subscriptions are per session)."""
+    def attach(self) -> None:
+        """Standalone use: route the client's command messages here and subscribe now."""
+        self.client.message_callback_add(self.handler.subscription, lambda _c, _u, m: self.on_message(m))
+        self._attached = True
         self.client.subscribe(self.handler.subscription, qos=self.qos)
 
     def stop(self) -> None:
-        self.client.message_callback_remove(self.handler.subscription)
+        if self._attached:
+            self.client.message_callback_remove(self.handler.subscription)
         if self._thread.is_alive():
             self._q.put(_STOP)
             self._thread.join(timeout=5)
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def on_message(self, msg: mqtt.MQTTMessage) -> None:
+        """Queue one command (called on paho's thread: never blocks)."""
         try:
             self._q.put_nowait(msg)
         except queue.Full:

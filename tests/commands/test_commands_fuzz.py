@@ -8,13 +8,25 @@ import string
 from typing import Any
 
 import pytest
-from fleet_broker import Broker
 from memory_control import MemoryControl
 
 from edge_agent.commands import ERROR_CODES, VERBS, CommandHandler
 from edge_agent.commands.mqtt import CommandServer
+from edge_agent.demo.broker import LocalBroker
+from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
+
+
+def wait_ready(req: Requester, device: str) -> None:
+    """The device's SUBACK is not visible to us: ping until the first reply comes back."""
+    for _ in range(50):
+        try:
+            req.request(device, "ping", timeout=0.2)
+            return
+        except FleetError:
+            continue
+    raise AssertionError(f"{device} never answered a ping")
 
 
 def _value(rng: random.Random, depth: int = 0) -> Any:
@@ -66,22 +78,20 @@ def fuzz_payload(rng: random.Random) -> bytes:
 
 
 @pytest.mark.slow
-def test_thousand_random_commands(broker: Broker) -> None:
+def test_thousand_random_commands(mosquitto: LocalBroker) -> None:
     rng = random.Random(6)
-    opts = BrokerOptions(host=broker.host, port=broker.port)
+    opts = BrokerOptions(port=mosquitto.port)
     device_client = connect(opts, role="device")
     handler = CommandHandler(MemoryControl(), "fuzz1")
     server = CommandServer(device_client, handler)
     server.start()
-    server.subscribe()
+    server.attach()
     fleet = connect(opts, role="fleet")
     req = Requester(fleet)
     verbs = [*VERBS, "", "nope", "PING", "update_model"]
     pending = []
     try:
-        import time
-
-        time.sleep(0.2)  # the device's SUBACK
+        wait_ready(req, "fuzz1")
         for i in range(1000):
             verb = rng.choice(verbs) or "x"
             payload = fuzz_payload(rng)
@@ -102,7 +112,7 @@ def test_thousand_random_commands(broker: Broker) -> None:
                 assert isinstance(reply["reason"], str)
                 assert reply["reason"]
                 outcomes[reply["error"]] = outcomes.get(reply["error"], 0) + 1
-        assert server.handled == 1000
+        assert server.handled >= 1000
         # the generator must exercise the interesting paths, not only one kind of refusal
         for code in ("ok", "bad_payload", "unknown_verb", "invalid_args"):
             assert outcomes.get(code, 0) > 10, outcomes
@@ -113,19 +123,17 @@ def test_thousand_random_commands(broker: Broker) -> None:
         disconnect(device_client)
 
 
-def test_request_response_v5_and_311_fallback(broker: Broker) -> None:
+def test_request_response_v5_and_311_fallback(mosquitto: LocalBroker) -> None:
     control = MemoryControl()
     for protocol in ("5", "3.1.1"):
-        dev = connect(BrokerOptions(host=broker.host, port=broker.port, protocol=protocol), role="device")
+        dev = connect(BrokerOptions(port=mosquitto.port, protocol=protocol), role="device")
         server = CommandServer(dev, CommandHandler(control, f"dev-{protocol}"))
         server.start()
-        server.subscribe()
-        fleet = connect(BrokerOptions(host=broker.host, port=broker.port, protocol=protocol))
+        server.attach()
+        fleet = connect(BrokerOptions(port=mosquitto.port, protocol=protocol))
         req = Requester(fleet)
         try:
-            import time
-
-            time.sleep(0.2)
+            wait_ready(req, f"dev-{protocol}")
             reply = req.request(f"dev-{protocol}", "stop", {"pipeline": "cam"}, timeout=10)
             assert reply["ok"], reply
             assert control.running["cam"] is False
