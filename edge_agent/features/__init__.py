@@ -1,0 +1,1 @@
+"""Sliding windows over sensor readings, and the features computed from each window."""
