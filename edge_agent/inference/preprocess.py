@@ -61,7 +61,9 @@ class Preprocessor:
         self.layout = self._layout(cfg, shape)
         self.dtype = self._dtype(cfg, input_dtype)
         self.channels = 1 if cfg.color == "gray" else 3
-        c_dim, h_dim, w_dim = (shape[1], shape[2], shape[3]) if self.layout == "nchw" else shape[3:0:-1]
+        c_dim, h_dim, w_dim = (
+            (shape[1], shape[2], shape[3]) if self.layout == "nchw" else (shape[3], shape[1], shape[2])
+        )
         model_c = _static(c_dim)
         if model_c is not None and model_c != self.channels:
             raise ModelError(
