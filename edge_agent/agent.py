@@ -53,9 +53,11 @@ class Agent:
         """Start the outbox and MQTT first (so nothing is lost), then every enabled pipeline."""
         self.publisher.set_ack_handler(self.outbox.ack)
         self.publisher.on_connected(self.outbox.wake)
-        self.outbox.start(lambda topic, payload: self.publisher.publish(topic, payload, qos=1), self._can_send)
+        self.outbox.start(
+            lambda topic, payload: self.publisher.publish(topic, payload, qos=1), self._can_send
+        )
         for name, pcfg in self.cfg.pipelines.items():
-            pipe = Pipeline(name, pcfg, self.outbox.put, self.profile)
+            pipe = Pipeline(name, pcfg, self.outbox.put, profile=self.profile)
             self.pipelines[name] = pipe
             if not pcfg.enabled:
                 continue

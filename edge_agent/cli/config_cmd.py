@@ -29,7 +29,9 @@ def validate(args: argparse.Namespace) -> int:
         cfg = load_config(args.file)
     except ConfigError as exc:
         if args.json:
-            issues = [{"path": i.path, "line": i.line, "message": i.message, "value": i.value} for i in exc.issues]
+            issues = [
+                {"path": i.path, "line": i.line, "message": i.message, "value": i.value} for i in exc.issues
+            ]
             print(json.dumps({"ok": False, "file": exc.source, "errors": issues}, indent=2))
         else:
             print(exc, file=sys.stderr)

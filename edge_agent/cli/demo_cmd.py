@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_agent.demo.video import LABELS
 from edge_agent.errors import EdgeAgentError
 
 
@@ -30,17 +31,22 @@ def register(sub: Any) -> None:
     p.set_defaults(func=handle)
 
 
-def _config(workdir: Path, video: Path, model: Path, host: str, port: int, protocol: str, args: Any) -> Any:
+def _config(workdir: Path, video: Path, model: Path, mqtt_cfg: dict[str, Any], args: Any) -> Any:
     from edge_agent.config.models import AgentConfig
 
     return AgentConfig.model_validate(
         {
             "device": {"id": "demo-device", "state_dir": str(workdir / "state")},
-            "mqtt": {"host": host, "port": port, "protocol": protocol},
+            "mqtt": mqtt_cfg,
             "stats_interval_s": 5,
             "pipelines": {
                 "orientation": {
-                    "source": {"kind": "video", "path": str(video), "fps": args.fps or None, "loop": args.loop},
+                    "source": {
+                        "kind": "video",
+                        "path": str(video),
+                        "fps": args.fps or None,
+                        "loop": args.loop,
+                    },
                     "model": {"path": str(model), "id": "orinet-orientation"},
                     "preprocess": {
                         "resize": "letterbox",
@@ -49,21 +55,71 @@ def _config(workdir: Path, video: Path, model: Path, host: str, port: int, proto
                         "mean": [0.485, 0.456, 0.406],
                         "std": [0.229, 0.224, 0.225],
                     },
-                    "postprocess": {
-                        "kind": "classification",
-                        "labels": ["upright", "rotated_90_cw", "rotated_180", "rotated_270_cw"],
-                        "top_k": 1,
-                    },
+                    "postprocess": {"kind": "classification", "labels": list(LABELS), "top_k": 1},
                 }
             },
         }
     )
 
 
-def handle(args: argparse.Namespace) -> int:
+class _Printer:
+    """The separate subscriber's view: one line per result as it arrives, then a summary."""
+
+    def __init__(self, truth: list[str], as_json: bool, loop: bool) -> None:
+        self.truth = truth
+        self.as_json = as_json
+        self.loop = loop
+        self.results: list[dict[str, Any]] = []
+        self.sizes: list[int] = []
+        self.got_all = threading.Event()
+
+    def on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        body = json.loads(msg.payload)
+        self.results.append(body)
+        self.sizes.append(len(msg.payload))
+        if self.as_json:
+            print(msg.payload.decode(), flush=True)
+        else:
+            top = body["output"]["top"][0]
+            want = self.truth[body["frame"] % len(self.truth)]
+            mark = "ok " if top["label"] == want else "MISS"
+            print(
+                f"seq {body['seq']:>4}  {top['label']:<15} {top['score']:.3f}  truth {want:<15} {mark}"
+                f"  {body['latency_ms']:6.1f} ms  {len(msg.payload)} B",
+                flush=True,
+            )
+        if not self.loop and len(self.results) >= len(self.truth):
+            self.got_all.set()
+
+    def summary(self, elapsed: float, raw_bytes: int) -> str:
+        right = sum(
+            r["output"]["top"][0]["label"] == self.truth[r["frame"] % len(self.truth)] for r in self.results
+        )
+        mean = sum(self.sizes) / len(self.sizes) if self.sizes else 0.0
+        return (
+            f"\n{len(self.results)} results received over MQTT in {elapsed:.1f}s; "
+            f"{right}/{len(self.results)} orientations right; {mean:.0f} bytes per result vs "
+            f"{raw_bytes} bytes per raw frame ({raw_bytes / max(mean, 1.0):.0f}x less)"
+        )
+
+
+def _subscribe(host: str, port: int, protocol: str, printer: _Printer) -> Any:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    sub = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id="edge-agent-demo-subscriber",
+        protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
+    )
+    sub.on_message = printer.on_message
+    sub.on_connect = lambda c, *_a: c.subscribe("edge/demo-device/+/results", qos=1)
+    sub.connect(host, port)
+    sub.loop_start()
+    return sub
+
+
+def handle(args: argparse.Namespace) -> int:
     from edge_agent.agent import Agent
     from edge_agent.demo.broker import LocalBroker, start_local_broker
     from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
@@ -86,50 +142,20 @@ def handle(args: argparse.Namespace) -> int:
     print(f"video:  {video} ({len(truth)} frames of real images at 4 rotations)")
     print(f"model:  {model.name} (OriNet document orientation, ONNX Runtime)\n")
 
-    received: list[dict[str, Any]] = []
-    sizes: list[int] = []
-    got_all = threading.Event()
+    printer = _Printer(truth, args.json, args.loop)
+    sub = _subscribe(host, port, protocol, printer)
+    agent = Agent(_config(workdir, video, model, {"host": host, "port": port, "protocol": protocol}, args))
     stop = threading.Event()
-
-    def on_message(_c: Any, _u: Any, msg: Any) -> None:
-        body = json.loads(msg.payload)
-        received.append(body)
-        sizes.append(len(msg.payload))
-        if args.json:
-            print(msg.payload.decode(), flush=True)
-        else:
-            top = body["output"]["top"][0]
-            want = truth[body["frame"] % len(truth)]
-            mark = "ok " if top["label"] == want else "MISS"
-            print(
-                f"seq {body['seq']:>4}  {top['label']:<15} {top['score']:.3f}  truth {want:<15} {mark}"
-                f"  {body['latency_ms']:6.1f} ms  {len(msg.payload)} B",
-                flush=True,
-            )
-        if not args.loop and len(received) >= len(truth):
-            got_all.set()
-
-    sub = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id="edge-agent-demo-subscriber",
-        protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
-    )
-    sub.on_message = on_message
-    sub.on_connect = lambda c, *_a: c.subscribe("edge/demo-device/+/results", qos=1)
-    sub.connect(host, port)
-    sub.loop_start()
-
-    cfg = _config(workdir, video, model, host, port, protocol, args)
-    agent = Agent(cfg)
     previous = signal.signal(signal.SIGINT, lambda *_a: stop.set())
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
     t0 = time.monotonic()
     try:
         agent.start()
-        while not stop.is_set() and not got_all.wait(0.2):
-            pipe = agent.pipelines["orientation"]
-            if pipe.state == "failed":
-                raise EdgeAgentError(f"demo pipeline failed: {pipe.error}")
+        pipe = agent.pipelines["orientation"]
+        if pipe.state == "failed":
+            raise EdgeAgentError(f"demo pipeline failed: {pipe.error}")
+        # Until every result is back, Ctrl-C, or (if the broker lost some) a minute after the video ended.
+        while not stop.is_set() and not printer.got_all.wait(0.2):
             if pipe.finished.is_set() and agent.outbox.depth == 0 and time.monotonic() - t0 > 60:
                 break
     finally:
@@ -139,16 +165,5 @@ def handle(args: argparse.Namespace) -> int:
         if broker is not None:
             broker.stop()
         signal.signal(signal.SIGINT, previous)
-
-    results = [r for r in received if "output" in r]
-    n_ok = sum(
-        1 for r in results if r["output"]["top"][0]["label"] == truth[r["frame"] % len(truth)]
-    )
-    raw = SIZE[0] * SIZE[1] * 3
-    mean_size = sum(sizes) / len(sizes) if sizes else 0
-    print(
-        f"\n{len(results)} results received over MQTT in {time.monotonic() - t0:.1f}s; "
-        f"{n_ok}/{len(results)} orientations right; "
-        f"{mean_size:.0f} bytes per result vs {raw} bytes per raw frame ({raw / max(mean_size, 1):.0f}x less)"
-    )
-    return 0 if results and (args.loop or len(results) >= len(truth)) else 1
+    print(printer.summary(time.monotonic() - t0, SIZE[0] * SIZE[1] * 3))
+    return 0 if printer.results and (args.loop or len(printer.results) >= len(truth)) else 1

@@ -122,7 +122,9 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raise ConfigError(source, dupes)
     data = yaml.safe_load(text) if node is not None else None
     if not isinstance(data, dict):
-        raise ConfigError(source, [ConfigIssue("", 1, "expected a mapping at the top (device, mqtt, pipelines...)")])
+        raise ConfigError(
+            source, [ConfigIssue("", 1, "expected a mapping at the top (device, mqtt, pipelines...)")]
+        )
     try:
         cfg = AgentConfig.model_validate(data)
     except ValidationError as exc:

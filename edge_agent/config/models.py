@@ -59,6 +59,7 @@ class MqttConfig(Strict):
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
     port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS).")
     protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version.")
+
     @field_validator("protocol", mode="before")
     @classmethod
     def _proto_str(cls, v: Any) -> Any:
@@ -95,9 +96,7 @@ class MqttConfig(Strict):
 
 
 class OutboxConfig(Strict):
-    path: Path | None = Field(
-        default=None, description="SQLite file; defaults to <state_dir>/outbox.sqlite."
-    )
+    path: Path | None = Field(default=None, description="SQLite file; defaults to <state_dir>/outbox.sqlite.")
     max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=64 * 1024, description="Largest size of queued payloads, bytes."
     )
@@ -157,7 +156,9 @@ class PreprocessConfig(Strict):
     )
     resize: Literal["stretch", "letterbox"] = Field(default="stretch", description="How frames are fitted.")
     pad_value: int = Field(default=114, ge=0, le=255, description="Letterbox padding grey level.")
-    color: Literal["rgb", "bgr", "gray"] = Field(default="rgb", description="Channel order the model expects.")
+    color: Literal["rgb", "bgr", "gray"] = Field(
+        default="rgb", description="Channel order the model expects."
+    )
     layout: Literal["nchw", "nhwc"] = Field(default="nchw", description="Tensor layout the model expects.")
     dtype: Literal["float32", "float16", "uint8", "int8"] = Field(
         default="float32", description="Input tensor type."
@@ -244,6 +245,7 @@ class SourceConfig(Strict):
     loop: bool = Field(default=False, description="video/folder: start again at the end.")
     width: int | None = Field(default=None, gt=0, description="camera: requested capture width.")
     height: int | None = Field(default=None, gt=0, description="camera: requested capture height.")
+
     @field_validator("path", mode="before")
     @classmethod
     def _index_to_str(cls, v: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -82,7 +83,10 @@ def start_mosquitto(port: int | None = None, extra: str = "", workdir: Path | No
     wd.chmod(0o755)
     conf = wd / "mosquitto.conf"
     listener = "" if "listener " in extra else f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-    conf.write_text(f"persistence false\n{listener}{extra}\n", encoding="utf-8")
+    # Started as root, mosquitto drops to user `mosquitto`, which cannot read files in a private temp
+    # dir; a throwaway broker on 127.0.0.1 may as well keep the caller's user.
+    user = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(f"persistence false\n{user}{listener}{extra}\n", encoding="utf-8")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if not wait_port(port):
         proc.kill()

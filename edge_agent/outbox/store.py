@@ -205,7 +205,9 @@ class Outbox:
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
             marks = ",".join("?" * len(part))
-            row = db.execute(f"SELECT COALESCE(SUM(LENGTH(payload)),0) FROM outbox WHERE id IN ({marks})", part)
+            row = db.execute(
+                f"SELECT COALESCE(SUM(LENGTH(payload)),0) FROM outbox WHERE id IN ({marks})", part
+            )
             freed += int(row.fetchone()[0])
         if dead:
             db.executemany(
@@ -213,7 +215,10 @@ class Outbox:
                 "SELECT id, topic, payload, ?, ? FROM outbox WHERE id = ?",
                 [(reason, time.time(), rid) for rid, reason in dead],
             )
-            db.execute("DELETE FROM dead WHERE id NOT IN (SELECT id FROM dead ORDER BY id DESC LIMIT ?)", (DEAD_KEEP,))
+            db.execute(
+                "DELETE FROM dead WHERE id NOT IN (SELECT id FROM dead ORDER BY id DESC LIMIT ?)",
+                (DEAD_KEEP,),
+            )
         db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
         return freed
 
@@ -298,7 +303,12 @@ class Outbox:
                 except queue.Empty:
                     break
             due = self._pending and time.monotonic() - first_pending >= interval
-            if flush or due or len(self._pending) >= self.cfg.commit_batch or (self._acks and not self._pending):
+            if (
+                flush
+                or due
+                or len(self._pending) >= self.cfg.commit_batch
+                or (self._acks and not self._pending)
+            ):
                 self._commit()
             self._send_more()
             if draining and self._depth == 0 and not self._pending:
@@ -323,7 +333,8 @@ class Outbox:
             return
         try:
             rows = self._db.execute(
-                "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (self._sent_upto, room)
+                "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                (self._sent_upto, room),
             ).fetchall()
         except sqlite3.Error as exc:
             log.warning("outbox read failed: %s", exc)

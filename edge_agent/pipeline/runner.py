@@ -40,6 +40,7 @@ class Pipeline:
         name: str,
         cfg: PipelineConfig,
         put: PutFn,
+        *,
         profile: HardwareProfile | None = None,
         source: Source | None = None,
         gate: Gate | None = None,
@@ -125,7 +126,9 @@ class Pipeline:
 
     # -- the worker ------------------------------------------------------------------------------
     def _work(self) -> None:
-        assert self.model is not None and self.pre is not None and self.post is not None
+        assert self.model is not None
+        assert self.pre is not None
+        assert self.post is not None
         input_name = self.model.input.name
         while True:
             try:
@@ -149,7 +152,9 @@ class Pipeline:
         self.finished.set()
 
     def _process(self, frame: Frame, input_name: str) -> None:
-        assert self.model is not None and self.pre is not None and self.post is not None
+        assert self.model is not None
+        assert self.pre is not None
+        assert self.post is not None
         if self.gate is not None and not self.gate(frame):
             self.skipped += 1
             return

@@ -19,8 +19,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config.models import MqttConfig
@@ -73,7 +73,9 @@ class MqttPublisher:
         client.enable_logger(logging.getLogger("edge_agent.publish.paho"))
         client.max_inflight_messages_set(cfg.max_inflight)
         client.max_queued_messages_set(0)
-        client.reconnect_delay_set(min_delay=max(1, int(cfg.reconnect_min_s)), max_delay=int(cfg.reconnect_max_s))
+        client.reconnect_delay_set(
+            min_delay=max(1, int(cfg.reconnect_min_s)), max_delay=int(cfg.reconnect_max_s)
+        )
         offline = json.dumps({"state": "offline", "device": self.device_id}).encode()
         client.will_set(self.status_topic, offline, qos=1, retain=True)
         password = read_secret("mqtt-password", cfg.password_env)
@@ -121,7 +123,7 @@ class MqttPublisher:
     def start(self) -> None:
         props = None
         if self._v5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self.cfg.session_expiry_s
         self.client.connect_async(
             self.cfg.host,

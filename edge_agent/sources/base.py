@@ -6,6 +6,7 @@ backlog of stale frames. File sources never drop: the capture thread blocks unti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    """A frame/sample producer. `read()` returns None at the end of a file; it raises SourceError on failure."""
+    """A frame/sample producer. `read()` returns None at the end of a file; raises SourceError on failure."""
 
     name: str
     live: bool
@@ -159,7 +160,5 @@ class Capture:
                 return
             except queue.Full:
                 if self.source.live or self._stop.is_set():
-                    try:
+                    with contextlib.suppress(queue.Empty):
                         self.out.get_nowait()
-                    except queue.Empty:
-                        pass

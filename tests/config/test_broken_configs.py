@@ -105,7 +105,9 @@ CASES: list[tuple[str, str, int | None, str]] = [
 
 
 @pytest.mark.parametrize(("text", "path", "line", "words"), CASES, ids=[c[1] or c[3] for c in CASES])
-def test_broken_config_names_key_line_and_expectation(text: str, path: str, line: int | None, words: str) -> None:
+def test_broken_config_names_key_line_and_expectation(
+    text: str, path: str, line: int | None, words: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "broken.yaml")
     issues = info.value.issues
@@ -142,11 +144,14 @@ def test_good_config_and_relative_paths(tmp_path: Path) -> None:
     pipe = cfg.pipelines["door"]
     assert pipe.source.path == "0"  # a camera index stays an index, not a path
     assert pipe.model.path == tmp_path / "models" / "m.onnx"
-    assert pipe.model.providers is not None and pipe.model.providers[0].name == "CPUExecutionProvider"
+    assert pipe.model.providers is not None
+    assert pipe.model.providers[0].name == "CPUExecutionProvider"
     assert cfg.device.state_dir == tmp_path / "state"
 
 
-def test_cli_validate_prints_every_error_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_validate_prints_every_error_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("device:\n  idd: x\n" + GOOD_PIPE)
     assert main(["config", "validate", str(bad)]) == 1
