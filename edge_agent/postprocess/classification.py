@@ -54,9 +54,11 @@ class Classification:
         idx = np.argpartition(-row, k - 1)[:k] if k < n else np.arange(n)
         idx = idx[np.argsort(-row[idx], kind="stable")]
         top = []
+        # threshold 0 (the default) means none: raw logits (softmax: false) may be negative.
+        thr = self.cfg.threshold if self.cfg.threshold > 0 else -np.inf
         for i in idx.tolist():
             score = float(row[i])
-            if score < self.cfg.threshold:
+            if score < thr:
                 break
             label = self.labels[i] if self.labels is not None else str(i)
             top.append({"label": label, "index": i, "score": rounded(score)})
