@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "edge_agent.cli.run",
     "edge_agent.cli.config_cmd",
     "edge_agent.cli.demo_cmd",
+    "edge_agent.cli.doctor_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,125 @@
+"""Checks of a config file as the service would use it: it parses, the broker answers on TCP, TLS files
+and the password are where the agent will look, models and cameras exist."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from edge_agent.config.loader import load_config
+from edge_agent.config.models import AgentConfig
+from edge_agent.config.secrets import credential_path, read_secret
+from edge_agent.doctor.probe import Root
+from edge_agent.doctor.report import Report
+from edge_agent.errors import ConfigError
+
+
+def check_broker(report: Report, host: str, port: int, timeout: float) -> None:
+    t0 = time.perf_counter()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, TimeoutError | socket.timeout):
+            reason = f"no answer within {timeout:g}s"
+        report.add(
+            "error",
+            "broker",
+            f"cannot open a TCP connection to {host}:{port}: {reason}",
+            "start the broker, check mqtt.host / mqtt.port in the config and any firewall between "
+            "(TLS brokers usually listen on 8883)",
+        )
+        return
+    ms = (time.perf_counter() - t0) * 1000
+    report.add("ok", "broker", f"{host}:{port} accepts TCP connections ({ms:.0f} ms)")
+
+
+def _tls_file(report: Report, root: Root, key: str, path: Path) -> None:
+    cred = credential_path(path.name) if not path.is_absolute() else None
+    real = cred or root.path(path)
+    shown = str(cred or path)
+    if not real.is_file():
+        report.add(
+            "error",
+            "tls",
+            f"mqtt.tls.{key} {shown} does not exist",
+            "copy the file there, or hand it over with LoadCredential= and give its bare name",
+        )
+        return
+    if not os.access(real, os.R_OK):
+        report.add(
+            "error",
+            "tls",
+            f"mqtt.tls.{key} {shown} is not readable by this user",
+            f"chgrp edge-agent {shown} && chmod 0640 {shown} (or use LoadCredential=)",
+        )
+        return
+    head = real.read_bytes()[:4096]
+    if b"-----BEGIN" not in head:
+        report.add(
+            "warn", "tls", f"mqtt.tls.{key} {shown} is not PEM", "convert it: openssl x509 -outform PEM"
+        )
+        return
+    report.add("ok", "tls", f"mqtt.tls.{key} {shown} is readable PEM")
+
+
+def check_tls_and_secrets(report: Report, cfg: AgentConfig, root: Root) -> None:
+    mqtt = cfg.mqtt
+    if mqtt.tls is not None:
+        for key in ("ca_file", "cert_file", "key_file"):
+            value = getattr(mqtt.tls, key)
+            if value is not None:
+                _tls_file(report, root, key, Path(value))
+        if mqtt.port == 1883:
+            report.add(
+                "warn", "tls", "TLS is configured on port 1883", "brokers serve TLS on 8883 by default"
+            )
+    if mqtt.username and read_secret("mqtt-password", mqtt.password_env) is None:
+        report.add(
+            "warn",
+            "credentials",
+            f"user {mqtt.username} has no password in $CREDENTIALS_DIRECTORY/mqtt-password "
+            f"or ${mqtt.password_env} (doctor sees the service's credentials only when run inside it)",
+            "put it in /etc/edge-agent/credentials/mqtt-password (0600 root), loaded by LoadCredential=",
+        )
+
+
+def check_pipelines(report: Report, cfg: AgentConfig, root: Root) -> None:
+    for name, pipe in cfg.pipelines.items():
+        if not pipe.enabled:
+            continue
+        if not pipe.model.path.exists():
+            report.add(
+                "error",
+                "model",
+                f"pipelines.{name}.model.path {pipe.model.path} does not exist",
+                "copy the bundle or .onnx file there (bundles go under the state directory)",
+            )
+        src = pipe.source
+        if src.kind == "camera":
+            dev = f"/dev/video{src.path}" if src.path.isdigit() else src.path
+            if not root.path(dev).exists():
+                report.add(
+                    "error",
+                    "cameras",
+                    f"pipelines.{name}.source.path {dev} is absent",
+                    "plug the camera in and check `v4l2-ctl --list-devices`; a CSI camera on a Pi needs "
+                    "its overlay enabled in /boot/firmware/config.txt",
+                )
+
+
+def check_config(report: Report, path: Path, root: Root, timeout: float) -> AgentConfig | None:
+    """Load the config and run its checks; None (with an error finding) when it does not load."""
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        report.add("error", "config", str(exc).replace("\n", " "), "fix the lines named above")
+        return None
+    report.add("ok", "config", f"{path} is valid ({len(cfg.pipelines)} pipeline(s))")
+    check_broker(report, cfg.mqtt.host, cfg.mqtt.port, timeout)
+    check_tls_and_secrets(report, cfg, root)
+    check_pipelines(report, cfg, root)
+    return cfg
