@@ -1,7 +1,9 @@
-"""One pipeline: capture thread → bounded queue → worker thread → outbox.
+"""One pipeline: capture thread → bounded queue → prep thread → 1-slot queue → infer thread → outbox.
 
-The worker does gate → preprocess → session.run → postprocess → events for each frame. ONNX Runtime
-and OpenCV release the GIL, so decoding the next frame overlaps with inference of this one.
+The prep thread gates and preprocesses the next frame while the infer thread runs session.run,
+postprocess and events on this one. ONNX Runtime and OpenCV release the GIL, so decode, resize and
+inference overlap on separate cores. The 1-slot hand-off means a live source wastes at most one
+preprocessed frame when the model is slower than the camera.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from edge_agent.errors import EdgeAgentError, ModelError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.inference.session import ModelSession, open_model
-from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Outbound
+from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Letterbox, Outbound
 from edge_agent.postprocess import Postprocessor, build_postprocessor
 from edge_agent.sources.base import END, Capture, Source
 from edge_agent.sources.video import open_source
@@ -30,6 +33,16 @@ from edge_agent.sources.video import open_source
 log = logging.getLogger(__name__)
 
 PutFn = Callable[[Outbound], None]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A frame with its input tensor, handed from the prep thread to the infer thread."""
+
+    frame: Frame
+    tensor: np.ndarray[Any, Any]
+    lb: Letterbox | None
+    pre_s: float
 
 
 class Pipeline:
@@ -67,7 +80,9 @@ class Pipeline:
         self.started_at = 0.0
         self.finished = threading.Event()
         self._queue: queue.Queue[object] = queue.Queue(maxsize=cfg.source.queue)
+        self._ready: queue.Queue[object] = queue.Queue(maxsize=1)
         self._capture: Capture | None = None
+        self._prep: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -104,11 +119,13 @@ class Pipeline:
         self.source = source
         s = self.cfg.source
         self._capture = Capture(source, self._queue, s.fps, s.retry_min_s, s.retry_max_s)
-        self._worker = threading.Thread(target=self._work, name=f"worker-{self.name}", daemon=True)
+        self._prep = threading.Thread(target=self._prepare, name=f"prep-{self.name}", daemon=True)
+        self._worker = threading.Thread(target=self._work, name=f"infer-{self.name}", daemon=True)
         self._stop.clear()
         self.finished.clear()
         self.state = "running"
         self._capture.start()
+        self._prep.start()
         self._worker.start()
 
     def stop(self, timeout: float = 3.0) -> None:
@@ -117,52 +134,81 @@ class Pipeline:
             self._capture.stop()
         self._stop.set()
         deadline = time.monotonic() + timeout
-        if self._worker is not None:
-            self._worker.join(max(0.0, deadline - time.monotonic()))
+        for t in (self._prep, self._worker):
+            if t is not None:
+                t.join(max(0.0, deadline - time.monotonic()))
         if self._capture is not None:
             self._capture.join(max(0.0, deadline - time.monotonic()))
         if self.state == "running":
             self.state = "stopped"
 
-    # -- the worker ------------------------------------------------------------------------------
-    def _work(self) -> None:
-        assert self.model is not None
-        assert self.pre is not None
-        assert self.post is not None
-        input_name = self.model.input.name
+    # -- the prep and infer threads -------------------------------------------------------------
+    def _get(self, q: queue.Queue[object]) -> object:
+        """Next item, or END once stop was asked and nothing is pending."""
         while True:
             try:
-                item = self._queue.get(timeout=0.2)
+                return q.get(timeout=0.2)
             except queue.Empty:
                 if self._stop.is_set():
-                    break
-                continue
+                    return END
+
+    def _hand_over(self, item: object) -> None:
+        while True:
+            try:
+                self._ready.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._stop.is_set() and item is not END:
+                    return
+
+    def _prepare(self) -> None:
+        assert self.pre is not None
+        while True:
+            item = self._get(self._queue)
             if item is END:
                 break
             assert isinstance(item, Frame)
             self.frames += 1
+            if self.gate is not None and not self.gate(item):
+                self.skipped += 1
+                continue
             try:
-                self._process(item, input_name)
+                t0 = time.perf_counter()
+                tensor, lb = self.pre(item.data)
+                self._hand_over(_Prepared(item, tensor, lb, time.perf_counter() - t0))
             except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
-                self.failures += 1
-                self.error = f"{type(exc).__name__}: {exc}"
-                log.exception("pipeline %s: frame %d failed", self.name, item.index)
+                self._failed(item, exc)
+        self._hand_over(END)
+
+    def _work(self) -> None:
+        assert self.model is not None
+        input_name = self.model.input.name
+        while True:
+            item = self._get(self._ready)
+            if item is END:
+                break
+            assert isinstance(item, _Prepared)
+            try:
+                self._infer(item, input_name)
+            except Exception as exc:  # same: count, log, carry on with the next frame
+                self._failed(item.frame, exc)
         if self.state == "running":
             self.state = "finished" if not self._stop.is_set() else "stopped"
         self.finished.set()
 
-    def _process(self, frame: Frame, input_name: str) -> None:
+    def _failed(self, frame: Frame, exc: Exception) -> None:
+        self.failures += 1
+        self.error = f"{type(exc).__name__}: {exc}"
+        log.error("pipeline %s: frame %d failed: %s", self.name, frame.index, self.error)
+
+    def _infer(self, prep: _Prepared, input_name: str) -> None:
         assert self.model is not None
-        assert self.pre is not None
         assert self.post is not None
-        if self.gate is not None and not self.gate(frame):
-            self.skipped += 1
-            return
+        frame = prep.frame
         t0 = time.perf_counter()
-        tensor, lb = self.pre(frame.data)
-        outputs = self.model.run({input_name: tensor})
-        output = self.post(outputs, lb)
-        latency_ms = (time.perf_counter() - t0) * 1000.0
+        outputs = self.model.run({input_name: prep.tensor})
+        output = self.post(outputs, prep.lb)
+        latency_ms = (time.perf_counter() - t0 + prep.pre_s) * 1000.0
         self.inferred += 1
         self.latencies.append(latency_ms)
         if self.first_result_at is None:
