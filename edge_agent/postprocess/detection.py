@@ -181,9 +181,13 @@ class Detection:
     # --- SSD --------------------------------------------------------------------------------------
 
     def _ssd(self, outputs: list[npt.NDArray[Any]]) -> Candidates:
-        box_i = next(
-            (i for i, o in enumerate(outputs) if o.ndim in (2, 3) and o.shape[-1] == 4 and o.size > 1), None
-        )
+        # Boxes: [1, N, 4]; an unbatched [N, 4] only when N > 1 (a [1, 4] is scores or classes for 4 boxes).
+        box_i = next((i for i, o in enumerate(outputs) if o.ndim == 3 and o.shape[-1] == 4), None)
+        if box_i is None:
+            box_i = next(
+                (i for i, o in enumerate(outputs) if o.ndim == 2 and o.shape[-1] == 4 and o.shape[0] > 1),
+                None,
+            )
         if box_i is None:
             shapes = [list(o.shape) for o in outputs]
             raise ModelError(f"ssd: expected a boxes output [1, N, 4], got shapes {shapes}")

@@ -6,9 +6,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import cv2
-import numpy as np
-import numpy.typing as npt
 import onnxruntime as ort
 import pytest
 
@@ -33,12 +30,3 @@ def yolo_session() -> ort.InferenceSession:
 @pytest.fixture(scope="session")
 def orinet_session(orinet_path: Path) -> ort.InferenceSession:
     return _session(orinet_path)
-
-
-def skimage_bgr(name: str) -> npt.NDArray[np.uint8]:
-    """A scikit-image sample photo as an OpenCV BGR frame."""
-    import skimage.data
-
-    img = getattr(skimage.data, name)()
-    code = cv2.COLOR_GRAY2BGR if img.ndim == 2 else cv2.COLOR_RGB2BGR
-    return np.ascontiguousarray(cv2.cvtColor(img, code))

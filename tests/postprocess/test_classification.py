@@ -14,7 +14,7 @@ from edge_agent.config.models import ClassificationPost, PreprocessConfig
 from edge_agent.errors import ModelError
 from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.postprocess import build_postprocessor
-from tests.postprocess.conftest import skimage_bgr
+from tests.postprocess.images import skimage_bgr
 
 ROTATIONS = ["0", "90", "180", "270"]  # OriNet classes: the page was rotated this far clockwise
 

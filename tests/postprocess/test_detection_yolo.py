@@ -17,7 +17,7 @@ from edge_agent.errors import ModelError
 from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import build_postprocessor
-from tests.postprocess.conftest import skimage_bgr
+from tests.postprocess.images import skimage_bgr
 
 LABELS = ["Normal", "Fall"]
 IDENTITY = Letterbox(1.0, 1.0, 0.0, 0.0, 100, 100, 100, 100)  # model input == frame, 100x100
