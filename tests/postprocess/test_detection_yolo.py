@@ -17,6 +17,7 @@ from edge_agent.errors import ModelError
 from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import build_postprocessor
+from edge_agent.postprocess.detection import nms
 from tests.postprocess.images import skimage_bgr
 
 LABELS = ["Normal", "Fall"]
@@ -217,3 +218,28 @@ def test_unknown_class_names_are_refused_at_build() -> None:
         build_postprocessor(DetectionPost(kind="yolo", labels=LABELS, classes=["cat"]))
     with pytest.raises(ModelError, match=r"without labels expected class indices"):
         build_postprocessor(DetectionPost(kind="yolo", classes=["person"]))
+
+
+def greedy_nms(
+    boxes: npt.NDArray[Any], scores: npt.NDArray[Any], classes: npt.NDArray[Any], thr: float
+) -> list[int]:
+    """Textbook greedy NMS per class, merged by score: the reference for the fast one."""
+    keep: list[int] = []
+    for i in np.argsort(-scores, kind="stable").tolist():
+        same = [k for k in keep if classes[k] == classes[i]]
+        if all(iou(boxes[i].tolist(), boxes[k].tolist()) <= thr for k in same):
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_nms_matches_a_plain_greedy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 120))
+    centre, size = rng.uniform(0, 640, (n, 2)), rng.uniform(10, 200, (n, 2))
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    scores = rng.permutation(n) / n + 0.001  # distinct, so the order is unambiguous
+    classes = rng.integers(0, 3, n)
+    got = nms(boxes, scores, classes, 0.45, 1000).tolist()
+    assert got == greedy_nms(boxes, scores, classes, 0.45)
+    assert nms(boxes, scores, classes, 0.45, 5).tolist() == got[:5]
