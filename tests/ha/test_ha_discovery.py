@@ -1,0 +1,180 @@
+"""Discovery payloads against Home Assistant's documented schema (abbreviations expanded), their templates
+rendered with Jinja on real payload shapes, and re-announcement over a real Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jsonschema
+import pytest
+
+from edge_agent.demo.broker import LocalBroker
+from edge_agent.fleet.client import BrokerOptions, connect, disconnect
+from edge_agent.ha import DiscoveryAnnouncer, PipelineInfo, build_discovery, discovery_topic
+
+# Home Assistant's documented abbreviations (MQTT discovery), the subset a device-based payload can use.
+ABBREV = {
+    "avty": "availability",
+    "avty_mode": "availability_mode",
+    "avty_t": "availability_topic",
+    "cmps": "components",
+    "dev": "device",
+    "dev_cla": "device_class",
+    "e": "encoding",
+    "en": "enabled_by_default",
+    "ent_cat": "entity_category",
+    "exp_aft": "expire_after",
+    "frc_upd": "force_update",
+    "ic": "icon",
+    "json_attr_t": "json_attributes_topic",
+    "json_attr_tpl": "json_attributes_template",
+    "o": "origin",
+    "obj_id": "object_id",
+    "off_dly": "off_delay",
+    "p": "platform",
+    "pl_avail": "payload_available",
+    "pl_not_avail": "payload_not_available",
+    "pl_off": "payload_off",
+    "pl_on": "payload_on",
+    "stat_cla": "state_class",
+    "stat_t": "state_topic",
+    "t": "topic",
+    "uniq_id": "unique_id",
+    "unit_of_meas": "unit_of_measurement",
+    "val_tpl": "value_template",
+    "sug_dsp_prc": "suggested_display_precision",
+}
+DEVICE_ABBREV = {
+    "cns": "connections",
+    "cu": "configuration_url",
+    "ids": "identifiers",
+    "mf": "manufacturer",
+    "mdl": "model",
+    "mdl_id": "model_id",
+    "sw": "sw_version",
+    "hw": "hw_version",
+    "sn": "serial_number",
+    "sa": "suggested_area",
+    "via_device": "via_device",
+}
+ORIGIN_ABBREV = {"sw": "sw_version", "url": "support_url"}
+SCHEMA = json.loads((Path(__file__).parent / "ha_discovery_schema.json").read_text())
+
+
+def expand(payload: dict[str, Any]) -> dict[str, Any]:
+    def keys(d: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
+        return {table.get(k, k): v for k, v in d.items()}
+
+    out = keys(payload, ABBREV)
+    out["device"] = keys(out["device"], DEVICE_ABBREV)
+    out["origin"] = keys(out["origin"], ORIGIN_ABBREV)
+    out["availability"] = [keys(a, ABBREV) for a in out.get("availability", [])]
+    out["components"] = {cid: keys(c, ABBREV) for cid, c in out["components"].items()}
+    return out
+
+
+PIPES = [
+    PipelineInfo("door", "classification", labels=["open", "closed"]),
+    PipelineInfo("yard", "detection", labels=["person", "car", "dog's"]),
+    PipelineInfo("pump", "anomaly"),
+    PipelineInfo("mic", "vad", events=["speech", "alarm"]),
+]
+
+
+def render(template: str, value: Any, state: str = "off") -> str:
+    env = jinja2.Environment(autoescape=False)
+    env.filters["tojson"] = json.dumps
+    return env.from_string(template).render(value_json=value, this={"state": state}).strip()
+
+
+def test_payload_matches_documented_schema() -> None:
+    payload = build_discovery("pi-kitchen.1", PIPES, version="0.1.0")
+    full = expand(payload)
+    jsonschema.validate(full, SCHEMA)
+    assert discovery_topic("pi-kitchen.1") == "homeassistant/device/pi-kitchen_1/config"
+    comps = full["components"]
+    assert len({c["unique_id"] for c in comps.values()}) == len(comps)
+    platforms = sorted(c["platform"] for c in comps.values())
+    assert platforms.count("binary_sensor") == 4  # throttled, pump anomaly, mic speech + alarm
+    assert full["availability"] == [
+        {"topic": "edge/pi-kitchen.1/status", "value_template": "{{ value_json.state }}"}
+    ]
+
+
+def test_schema_rejects_what_home_assistant_would() -> None:
+    payload = expand(build_discovery("d1", PIPES))
+    bad = json.loads(json.dumps(payload))
+    next(iter(bad["components"].values()))["platform"] = "camera"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)
+    bad = json.loads(json.dumps(payload))
+    next(iter(bad["components"].values()))["stat_tx"] = "typo"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)
+
+
+def test_templates_render_on_real_payload_shapes() -> None:
+    comps = build_discovery("d1", PIPES)["cmps"]
+    by_name = {c["name"]: c for c in comps.values()}
+    cls = {"v": 1, "latency_ms": 4.5, "output": {"top": [{"label": "open", "score": 0.9}]}}
+    assert render(by_name["door label"]["val_tpl"], cls) == "open"
+    assert render(by_name["door label"]["val_tpl"], {"output": {"top": []}}) == "none"
+    assert render(by_name["door latency"]["val_tpl"], cls) == "4.5"
+    det = {"output": {"detections": [{"label": "person"}, {"label": "person"}], "counts": {"person": 2}}}
+    assert render(by_name["yard objects"]["val_tpl"], det) == "2"
+    assert render(by_name["yard person count"]["val_tpl"], det) == "2"
+    assert render(by_name["yard car count"]["val_tpl"], det) == "0"
+    assert render(by_name["yard dog's count"]["val_tpl"], det) == "0"
+    speech = by_name["mic speech"]["val_tpl"]
+    assert render(speech, {"event": "start", "name": "speech"}) == "ON"
+    assert render(speech, {"event": "end", "name": "speech"}, state="on") == "OFF"
+    assert render(speech, {"event": "start", "name": "alarm"}, state="on") == "ON"  # other events: no flip
+    assert render(speech, {"event": "start", "name": "alarm"}, state="off") == "OFF"
+    stats = {
+        "cpu_percent": 12.5,
+        "temperature_c_max": 61.2,
+        "throttled": False,
+        "pipelines": {"mic": {"fps": 31.2}},
+    }
+    assert render(by_name["CPU"]["val_tpl"], stats) == "12.5"
+    assert render(by_name["mic fps"]["val_tpl"], stats) == "31.2"
+    assert render(by_name["door fps"]["val_tpl"], stats) == "None"  # Home Assistant shows unknown
+    assert render(by_name["Throttled"]["val_tpl"], stats) == "OFF"
+
+
+def test_retained_and_reannounced_when_home_assistant_restarts(
+    mosquitto: LocalBroker, device_id: str
+) -> None:
+    opts = BrokerOptions(port=mosquitto.port)
+    dev = connect(opts, role="device")
+    announcer = DiscoveryAnnouncer(
+        lambda t, p, r: dev.publish(t, p, qos=1, retain=r), device_id, lambda: PIPES
+    )
+    dev.message_callback_add(announcer.status_topic, lambda _c, _u, m: announcer.on_ha_status(m.payload))
+    dev.subscribe(announcer.status_topic, qos=1)
+    announcer.announce()
+    ha = connect(opts, role="ha")
+    got: list[bytes] = []
+    seen = threading.Event()
+
+    def on_msg(_c: object, _u: object, m: Any) -> None:
+        got.append(m.payload)
+        seen.set()
+
+    ha.message_callback_add(announcer.topic, on_msg)
+    ha.subscribe(announcer.topic, qos=1)
+    try:
+        assert seen.wait(5), "retained discovery not delivered to a late subscriber"
+        assert json.loads(got[0])["dev"]["name"] == device_id
+        seen.clear()
+        ha.publish("homeassistant/status", b"online", qos=1).wait_for_publish(5)
+        assert seen.wait(5), "not re-announced after homeassistant/status online"
+        assert announcer.announced == 2
+        announcer.remove()
+    finally:
+        disconnect(ha)
+        disconnect(dev)
