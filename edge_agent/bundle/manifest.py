@@ -8,13 +8,13 @@ setting means the same thing in a bundle as in a YAML file.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.config.models import PostprocessConfig, PreprocessConfig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 

@@ -1,0 +1,182 @@
+"""The accuracy gate and its fallback ladder.
+
+Start from the target's recipe; when the held-out metric misses the budget, climb: per-channel
+weights, uint8 weights (u8s8 kernels saturate on x86 without VNNI), other calibration methods,
+uint16 activations, then excluding the nodes where quantization error grows most (found with
+onnxruntime.quantization.qdq_loss_debug). Each rung starts from the best variant so far and every
+rung is reported. Missing the budget on the last rung is a failure, never a quiet success.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporters.errors import ExportError
+from exporters.quantize import QuantSpec, quantize
+from exporters.sources import Feed
+
+log = logging.getLogger(__name__)
+
+SENSITIVE_STEPS = (3, 10)
+SENSITIVITY_SAMPLES = 8
+
+
+@dataclass(slots=True)
+class Rung:
+    name: str
+    spec: QuantSpec
+    value: float | None = None
+    passed: bool = False
+    seconds: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    path: Path | None = None
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "rung": self.name,
+            "quantization": self.spec.as_dict(),
+            "value": self.value,
+            "passed": self.passed,
+            "seconds": round(self.seconds, 2),
+            "metrics": self.metrics,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass(slots=True)
+class LadderResult:
+    rungs: list[Rung]
+    best: Rung | None
+
+    @property
+    def passed(self) -> bool:
+        return self.best is not None and self.best.passed
+
+
+Evaluate = Callable[[Path], dict[str, Any]]
+
+
+def _next_rungs(start: QuantSpec) -> Iterator[tuple[str, Callable[[QuantSpec], QuantSpec | None]]]:
+    """(name, change) pairs; each change applies to the best spec so far, None when it does not apply."""
+    if start.mode in ("static-qdq", "qnn-a16w8", "dynamic"):
+        yield "per-channel", lambda s: None if s.per_channel else s.replace(per_channel=True)
+    if start.mode == "static-qdq":
+        yield (
+            "uint8 weights",
+            lambda s: (
+                s.replace(weight_type="uint8")
+                if s.weight_type == "int8" and s.activation_type == "uint8"
+                else None
+            ),
+        )
+        for method in ("percentile", "entropy"):
+            yield f"calibration {method}", lambda s, m=method: None if s.method == m else s.replace(method=m)
+        yield (
+            "uint16 activations",
+            lambda s: (
+                None
+                if s.activation_type == "uint16"
+                else s.replace(activation_type="uint16", weight_type="int8")
+            ),
+        )
+    if start.mode == "dynamic":
+        yield "MatMul only", lambda s: None if s.op_types else s.replace(op_types=("MatMul",))
+
+
+def climb(
+    fp32: Path,
+    start: QuantSpec,
+    calib: list[Feed],
+    evaluate: Evaluate,
+    max_drop: float,
+    workdir: Path,
+    *,
+    ladder: bool = True,
+    progress: bool = True,
+) -> LadderResult:
+    """Try `start`, then rungs until one meets 1 - value <= max_drop; return every rung tried."""
+    rungs: list[Rung] = []
+    best: Rung | None = None
+
+    def attempt(name: str, spec: QuantSpec) -> Rung:
+        nonlocal best
+        rung = Rung(name, spec)
+        t0 = time.perf_counter()
+        out = workdir / f"variant{len(rungs)}.onnx"
+        try:
+            quantize(spec, fp32, out, calib, progress=progress)
+            rung.metrics = evaluate(out)
+            rung.value = float(rung.metrics["value"])
+            rung.passed = 1.0 - rung.value <= max_drop + 1e-12
+            rung.path = out
+        except ExportError as exc:
+            rung.error = str(exc)
+        rung.seconds = time.perf_counter() - t0
+        rungs.append(rung)
+        log.info(
+            "rung %-22s %s -> %s", name, spec.as_dict(), rung.value if rung.error is None else rung.error
+        )
+        if rung.value is not None and (best is None or best.value is None or rung.value > best.value):
+            best = rung
+        return rung
+
+    if attempt("recipe", start).passed or not ladder:
+        return LadderResult(rungs, best)
+    for name, change in _next_rungs(start):
+        base = best.spec if best is not None else start
+        spec = change(base)
+        if spec is None:
+            continue
+        if attempt(name, spec).passed:
+            return LadderResult(rungs, best)
+    if start.mode in ("static-qdq", "qnn-a16w8") and best is not None and best.path is not None:
+        ranked = sensitive_nodes(fp32, best.path, calib[:SENSITIVITY_SAMPLES], workdir)
+        base = best.spec
+        for k in SENSITIVE_STEPS:
+            spec = base.replace(exclude=tuple(ranked[:k]))
+            if spec.exclude and attempt(f"exclude {len(spec.exclude)} most sensitive", spec).passed:
+                break
+    return LadderResult(rungs, best)
+
+
+def sensitive_nodes(fp32: Path, qdq: Path, feeds: list[Feed], workdir: Path) -> list[str]:
+    """fp32 node names ordered by how much quantization error grows across them (worst first).
+
+    qdq_loss_debug gives, per tensor, the SQNR of the QDQ model's activation against fp32's; a node's
+    sensitivity is the SQNR its inputs had minus the SQNR of its output.
+    """
+    import onnx
+    from onnxruntime.quantization import qdq_loss_debug as qd
+
+    from exporters.quantize import _reader
+
+    fa, qa = workdir / "sens_fp32.onnx", workdir / "sens_qdq.onnx"
+    qd.modify_model_output_intermediate_tensors(fp32, fa)
+    qd.modify_model_output_intermediate_tensors(qdq, qa)
+    f_act = qd.collect_activations(str(fa), _reader(feeds, False))
+    q_act = qd.collect_activations(str(qa), _reader(feeds, False))
+    errors = qd.compute_activation_error(qd.create_activation_matching(q_act, f_act))
+    sqnr = {k: float(v["xmodel_err"]) for k, v in errors.items() if "xmodel_err" in v}
+    cap = max(sqnr.values(), default=60.0)
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    scored: list[tuple[float, str]] = []
+    for node in graph.node:
+        outs = [sqnr[o] for o in node.output if o in sqnr]
+        if not outs:
+            continue
+        ins = [sqnr[i] for i in node.input if i in sqnr]
+        drop = (min(ins) if ins else cap) - min(outs)
+        if np.isfinite(drop):
+            scored.append((drop, node.name))
+    scored.sort(reverse=True)
+    for f in (fa, qa):
+        f.unlink(missing_ok=True)
+    return [name for _, name in scored]

@@ -1,0 +1,100 @@
+"""Task metrics of a variant against fp32 (or the source framework) on held-out data.
+
+Every metric is an agreement in 0..1 where 1 means "same as the reference", so one budget
+(`max_drop`) reads the same for all tasks: classification top-1 agreement (top-5 containment
+reported too), cosine for embeddings and raw tensors, box-matching F1 for detection, label agreement
+for scikit-learn.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporters import heads
+from exporters.sources import Feed
+
+Outputs = list[dict[str, np.ndarray]]
+
+DEFAULT_MAX_DROP = {"classification": 0.03, "embedding": 0.01, "detection": 0.05, "raw": 0.01, "labels": 0.0}
+
+
+def session(path: Path, threads: int = 1) -> Any:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def run(path: Path, feeds: list[Feed], *, threads: int = 2, desc: str | None = None) -> Outputs:
+    """Outputs of the model at `path` for every feed, by output name."""
+    from tqdm import tqdm
+
+    sess = session(path, threads)
+    names = [o.name for o in sess.get_outputs()]
+    wanted = {i.name for i in sess.get_inputs()}
+    out: Outputs = []
+    for feed in tqdm(feeds, desc=desc or path.stem, file=sys.stderr, leave=False, disable=desc is None):
+        values = sess.run(None, {k: v for k, v in feed.items() if k in wanted})
+        out.append(dict(zip(names, values, strict=True)))
+    return out
+
+
+def _primary(outs: Outputs, task: str) -> str:
+    names = list(outs[0])
+    if task == "embedding":
+        for n in ("sentence_embedding", "pooler_output", "embeddings"):
+            if n in names:
+                return n
+    floats = [n for n in names if np.issubdtype(outs[0][n].dtype, np.floating)]
+    return (floats or names)[-1 if task == "classification" and len(floats) > 1 else 0]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / den) if den > 0 else float(np.array_equal(a, b))
+
+
+def compare(task: str, ref: Outputs, cand: Outputs, head: str | None = None) -> dict[str, Any]:
+    """{"metric": name, "value": 0..1, ...extras} of `cand` against `ref`."""
+    if task == "detection" and head:
+        tp = fp = fn = 0
+        for r, c in zip(ref, cand, strict=True):
+            a, b, d = heads.f1(heads.decode(head, r), heads.decode(head, c))
+            tp, fp, fn = tp + a, fp + b, fn + d
+        value = 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+        return {"metric": "box_f1", "value": value, "matched": tp, "extra": fp, "missed": fn}
+    name = _primary(ref, task)
+    if task == "classification":
+        r = np.concatenate([o[name].reshape(1, -1) for o in ref])
+        c = np.concatenate([o[name].reshape(1, -1) for o in cand])
+        top1_r = r.argmax(1)
+        top5_c = np.argsort(-c, 1)[:, :5]
+        return {
+            "metric": "top1_agreement",
+            "value": float((c.argmax(1) == top1_r).mean()),
+            "top5_containment": float((top5_c == top1_r[:, None]).any(1).mean()),
+            "output": name,
+        }
+    if task == "embedding" and ref[0][name].ndim == 3:
+        # token embeddings: compare the mean-pooled vectors, what a device would publish
+        cos = [_cosine(a[name].mean(1), b[name].mean(1)) for a, b in zip(ref, cand, strict=True)]
+    else:
+        cos = [_cosine(a[name], b[name]) for a, b in zip(ref, cand, strict=True)]
+    return {"metric": "cosine", "value": float(np.mean(cos)), "min": float(np.min(cos)), "output": name}
+
+
+def label_agreement(expected: np.ndarray, outs: Outputs) -> dict[str, Any]:
+    """Agreement of a model's label output (its first output) with the source framework's labels."""
+    name = next(iter(outs[0]))
+    got = np.concatenate([o[name].reshape(-1) for o in outs])
+    exp = expected.reshape(-1)
+    same = got.astype(str) == exp.astype(str)
+    return {"metric": "label_agreement", "value": float(same.mean()), "output": name, "n": int(len(exp))}

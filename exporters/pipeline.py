@@ -1,0 +1,333 @@
+"""One export, end to end: load → prepare → data → gate + ladder → measure → bundle (→ sign, pack).
+
+`export_model(ExportOptions(...))` is the Python API; the CLI only fills ExportOptions. A missed
+accuracy budget raises GateFailed carrying the full report, and no bundle is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_agent.bundle.archive import SUFFIX, pack
+from edge_agent.bundle.manifest import TensorSpec, TextSpec
+from edge_agent.bundle.sign import load_private_key
+from edge_agent.bundle.verify import Bundle
+from edge_agent.config.models import (
+    ClassificationPost,
+    DetectionPost,
+    EmbeddingPost,
+    PreprocessConfig,
+    RawPost,
+)
+from edge_agent.hardware.profile import HardwareProfile, load_profile
+from exporters import __version__
+from exporters.data import PRESETS, fingerprint, load_samples, split
+from exporters.errors import GateFailed, UsageError
+from exporters.ladder import LadderResult, climb
+from exporters.measure import measure
+from exporters.metrics import DEFAULT_MAX_DROP, compare, label_agreement, run, session
+from exporters.prepare import prepare
+from exporters.quantize import QuantSpec, info
+from exporters.sources import Feed, Loaded, SourceSpec, load_source
+from exporters.writer import write_bundle
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+    "tensor(bool)": "bool",
+}
+
+
+@dataclass(slots=True)
+class ExportOptions:
+    source: str
+    out: Path
+    target: str = "generic-x86"
+    name: str | None = None
+    version: str = "1"
+    task: str | None = None
+    trust_pickle: bool = False
+    weights: Path | None = None
+    input_shape: tuple[int, ...] | None = None
+    calib: Path | None = None
+    holdout: Path | None = None
+    preprocess: str | None = None
+    labels: Path | None = None
+    max_drop: float | None = None
+    quantize: str | None = None
+    ladder: bool = True
+    key: Path | None = None
+    archive: bool = False
+    force: bool = False
+    runs: int = 50
+    threads: int = 1
+    static_dims: dict[str, int] = field(default_factory=dict)
+    calib_limit: int = 64
+    holdout_limit: int = 200
+    golden_count: int = 3
+    max_length: int = 128
+    progress: bool = True
+    measure: bool = True
+
+
+@dataclass(slots=True)
+class ExportResult:
+    bundle: Bundle
+    archive: Path | None
+    report: dict[str, Any]
+
+
+def _io(path: Path) -> tuple[list[tuple[str, list[int | str], str]], list[tuple[str, list[int | str], str]]]:
+    sess = session(path)
+
+    def spec(v: Any) -> tuple[str, list[int | str], str]:
+        shape = [d if isinstance(d, int) else str(d) for d in v.shape]
+        return v.name, shape, _DTYPES.get(v.type, "float32")
+
+    return [spec(i) for i in sess.get_inputs()], [spec(o) for o in sess.get_outputs()]
+
+
+def _preprocess(
+    opts: ExportOptions, loaded: Loaded, inputs: list[tuple[str, list[int | str], str]]
+) -> PreprocessConfig | None:
+    preset = opts.preprocess or loaded.preprocess_preset
+    if preset in (None, "none") or loaded.text_dir is not None:
+        return None
+    if preset not in PRESETS:
+        raise UsageError(f"--preprocess {preset}: expected one of {', '.join(PRESETS)} or none")
+    shape = inputs[0][1]
+    layout = "nhwc" if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3) else "nchw"
+    hw = shape[2:4] if layout == "nchw" else shape[1:3]
+    size = (
+        (int(hw[1]), int(hw[0])) if len(hw) == 2 and all(isinstance(v, int) and v > 0 for v in hw) else None
+    )
+    return PRESETS[preset].model_copy(update={"size": size, "layout": layout})
+
+
+def _random_feed(inputs: list[tuple[str, list[int | str], str]], max_length: int) -> Feed:
+    rng = np.random.default_rng(0)
+    feed = {}
+    for name, shape, dtype in inputs:
+        dims = [
+            d if isinstance(d, int) and d > 0 else (1 if i == 0 else max_length) for i, d in enumerate(shape)
+        ]
+        feed[name] = (rng.integers(0, 2, dims) if "int" in dtype else rng.standard_normal(dims)).astype(dtype)
+    return feed
+
+
+def _postprocess(task: str, head: str | None, labels: list[str] | None) -> Any:
+    if task == "classification":
+        return ClassificationPost(labels=labels)
+    if task == "embedding":
+        return EmbeddingPost()
+    if task == "detection" and head == "yolo":
+        return DetectionPost(kind="yolo", labels=labels)
+    return RawPost()
+
+
+def _gate(
+    opts: ExportOptions,
+    loaded: Loaded,
+    spec: QuantSpec,
+    fp32: Path,
+    calib: list[Feed],
+    held: list[Feed],
+    max_drop: float,
+    work: Path,
+) -> tuple[Path, LadderResult | None, dict[str, Any]]:
+    ref = run(fp32, held, desc="fp32 reference" if opts.progress else None)
+    gate: dict[str, Any] = {"max_drop": max_drop, "holdout_n": len(held)}
+    if loaded.reference is not None:
+        conv = label_agreement(loaded.reference(held), ref)
+        gate["conversion"] = conv
+        if 1.0 - conv["value"] > max_drop + 1e-12:
+            gate["passed"] = False
+            raise GateFailed(
+                f"the ONNX conversion changes predictions: {conv['metric']} {conv['value']:.4f}",
+                {"gate": gate},
+            )
+    if spec.mode == "none":
+        gate.update(
+            passed=True,
+            metric=gate.get("conversion", {}).get("metric"),
+            value=gate.get("conversion", {}).get("value"),
+        )
+        return fp32, None, gate
+
+    def evaluate(path: Path) -> dict[str, Any]:
+        return compare(loaded.task, ref, run(path, held), loaded.head)
+
+    result = climb(fp32, spec, calib, evaluate, max_drop, work, ladder=opts.ladder, progress=opts.progress)
+    gate["rungs"] = [r.report() for r in result.rungs]
+    best = result.best
+    gate.update(
+        passed=result.passed,
+        metric=best.metrics.get("metric") if best else None,
+        value=best.value if best else None,
+    )
+    if not result.passed or best is None or best.path is None:
+        got = f"best {best.value:.4f}" if best and best.value is not None else "no variant ran"
+        raise GateFailed(
+            f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
+            f"needed >= {1 - max_drop:.4f}; no bundle written",
+            {"gate": gate},
+        )
+    return best.path, result, gate
+
+
+def export_model(opts: ExportOptions) -> ExportResult:
+    """Run the whole export; raise GateFailed (with the report) when the budget is missed."""
+    t0 = time.perf_counter()
+    profile: HardwareProfile = load_profile(opts.target)
+    key = load_private_key(opts.key) if opts.key else None
+    with tempfile.TemporaryDirectory(prefix="edge-export-") as tmp:
+        work = Path(tmp)
+        spec_src = SourceSpec(
+            opts.source, opts.trust_pickle, opts.weights, opts.input_shape, opts.task, profile.opset
+        )
+        loaded = load_source(spec_src, work)
+        mode = opts.quantize or profile.quantization.mode
+        if loaded.kind == "sklearn" and mode != "none":
+            log.info("scikit-learn graphs are not quantized (tree/linear ops have no int8 kernels)")
+            mode = "none"
+        t_load = time.perf_counter() - t0
+        prepared = prepare(
+            loaded.onnx_path,
+            work / "fp32.onnx",
+            profile,
+            quantize=mode != "none",
+            static_dims=opts.static_dims,
+        )
+        fp32 = prepared.path
+        inputs, outputs = _io(fp32)
+        pre = _preprocess(opts, loaded, inputs)
+
+        def read(p: Path | None, limit: int) -> list[Feed]:
+            return (
+                load_samples(p, inputs, pre, loaded.text_dir, limit=limit, max_length=opts.max_length)
+                if p
+                else []
+            )
+
+        calib = read(
+            opts.calib, opts.calib_limit + opts.holdout_limit if not opts.holdout else opts.calib_limit
+        )
+        held = read(opts.holdout, opts.holdout_limit)
+        if calib and not held:
+            calib, held = split(calib)
+            calib = calib[: opts.calib_limit]
+        if mode in ("static-qdq", "qnn-a16w8") and not calib:
+            raise UsageError(f"{mode} quantization needs calibration data: --calib (and --holdout)")
+        if not held and (mode != "none" or loaded.reference is not None):
+            raise UsageError("the accuracy gate needs held-out data: --holdout (or --calib, split 3:1)")
+        spec = QuantSpec.from_recipe(
+            profile.quantization.model_copy(update={"mode": mode}), transformer=loaded.kind == "huggingface"
+        )
+        task_key = "labels" if loaded.reference is not None else loaded.task
+        max_drop = opts.max_drop if opts.max_drop is not None else DEFAULT_MAX_DROP.get(task_key, 0.01)
+        final, ladder, gate = _gate(opts, loaded, spec, fp32, calib, held, max_drop, work)
+        chosen = ladder.best.spec if ladder and ladder.best else None
+        feeds = held or [_random_feed(inputs, opts.max_length)]
+        bench: dict[str, Any] = {}
+        if opts.measure:
+            variants = {"fp32": fp32} | ({chosen.mode: final} if chosen else {})
+            for label, path in variants.items():
+                bench[label] = measure(path, feeds[0], runs=opts.runs, threads=opts.threads)
+            if chosen:
+                bench["speedup"] = round(bench["fp32"]["p50_ms"] / bench[chosen.mode]["p50_ms"], 3)
+                bench["size_ratio"] = round(bench["fp32"]["size_bytes"] / bench[chosen.mode]["size_bytes"], 3)
+        golden_feeds = feeds[: opts.golden_count]
+        golden_out = run(final, golden_feeds)
+        scale = (
+            max(float(np.abs(v).max()) for o in golden_out for v in o.values() if v.dtype.kind == "f")
+            if any(v.dtype.kind == "f" for v in golden_out[0].values())
+            else 0.0
+        )
+        # fp32 outputs are reproducible to float rounding; int8 kernels differ between CPUs/EPs by a step or two
+        atol = 1e-3 if chosen is None else max(1e-3, 0.05 * scale)
+        labels = opts.labels.read_text(encoding="utf-8").splitlines() if opts.labels else loaded.labels
+        files: dict[str, Path] = {}
+        if opts.labels:
+            files["labels.txt"] = opts.labels
+        text = None
+        if loaded.text_dir is not None:
+            tok = sorted(loaded.text_dir.iterdir())
+            files |= {f"tokenizer/{p.name}": p for p in tok}
+            text = TextSpec(tokenizer_files=[f"tokenizer/{p.name}" for p in tok], max_length=opts.max_length)
+        import onnx
+        import onnxruntime
+
+        report: dict[str, Any] = {
+            "source": {"kind": loaded.kind, "path": opts.source, **loaded.notes},
+            "prepare": {
+                "opset": prepared.opset,
+                "fixed_dims": prepared.fixed_dims,
+                "ort_optimized": prepared.optimized,
+            },
+            "data": {
+                "calib_n": len(calib),
+                "holdout_n": len(held),
+                "calib_fingerprint": fingerprint(calib) if calib else None,
+                "holdout_fingerprint": fingerprint(held) if held else None,
+            },
+            "gate": gate,
+            "benchmark": bench,
+            "timings_s": {"load": round(t_load, 2), "total": round(time.perf_counter() - t0, 2)},
+        }
+        name = opts.name or opts.out.name.split(".")[0] or "model"
+        fields = {
+            "name": name,
+            "version": opts.version,
+            "task": loaded.task,
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "exporter_version": __version__,
+            "onnx_version": onnx.__version__,
+            "onnxruntime_version": onnxruntime.__version__,
+            "target": profile.name,
+            "inputs": [
+                TensorSpec(name=n, shape=s, dtype=d, layout=_layout(s, pre, loaded)) for n, s, d in inputs
+            ],
+            "outputs": [TensorSpec(name=n, shape=s, dtype=d) for n, s, d in outputs],
+            "preprocess": pre,
+            "text": text,
+            "postprocess": _postprocess(loaded.task, loaded.head, labels),
+            "quantization": info(chosen, report["data"]["calib_fingerprint"]),
+            "report": report,
+        }
+        bundle = write_bundle(
+            opts.out,
+            model=final,
+            fields=fields,
+            files=files,
+            golden=list(zip(golden_feeds, golden_out, strict=True)),
+            golden_atol=atol,
+            key=key,
+            overwrite=opts.force,
+        )
+    archive = pack(bundle.root, bundle.root.with_name(bundle.root.name + SUFFIX)) if opts.archive else None
+    report["timings_s"]["total"] = round(time.perf_counter() - t0, 2)
+    print("", file=sys.stderr, end="")
+    return ExportResult(bundle=bundle, archive=archive, report=report)
+
+
+def _layout(shape: list[int | str], pre: PreprocessConfig | None, loaded: Loaded) -> str | None:
+    if pre is not None and len(shape) == 4:
+        return pre.layout.upper()
+    if loaded.text_dir is not None and len(shape) == 2:
+        return "NT"
+    return "NC" if len(shape) == 2 else None
