@@ -100,7 +100,8 @@ class Pipeline:
         inp = model.input
         self.pre = Preprocessor(pre_cfg, list(inp.shape), inp.type)
         base: Path | None = model.bundle.root if model.bundle else self.cfg.model.path.parent
-        self.post = build_postprocessor(post_cfg, base)
+        outputs = [o.name for o in model.session.get_outputs()]
+        self.post = build_postprocessor(post_cfg, base, output_names=outputs)
         self.model = model
 
     def start(self) -> None:

@@ -70,7 +70,6 @@ class MqttPublisher:
             # 3.1.1: keep the session so the broker holds our subscriptions across reconnects.
             clean_session=None if self._v5 else False,
         )
-        client.enable_logger(logging.getLogger("edge_agent.publish.paho"))
         client.max_inflight_messages_set(cfg.max_inflight)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(
