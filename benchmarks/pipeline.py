@@ -29,7 +29,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config.models import PreprocessConfig
-from edge_agent.demo.broker import start_local_broker
+from edge_agent.demo.broker import LocalBroker, start_local_broker
 from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
 from edge_agent.inference.preprocess import Preprocessor
 
@@ -77,7 +77,8 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def agent(model: Path, video: Path, n: int, port: int, protocol: str, work: Path) -> dict[str, float]:
+def agent(model: Path, video: Path, n: int, broker: LocalBroker, work: Path) -> dict[str, float]:
+    port, protocol = broker.port, broker.protocol
     cfg = {
         "device": {"id": "bench", "state_dir": str(work / "state")},
         "mqtt": {"host": "127.0.0.1", "port": port, "protocol": protocol},
@@ -150,7 +151,7 @@ def main() -> None:
     try:
         for i in range(args.rounds):
             b = bare(model, video)
-            a = agent(model, video, int(b["frames"]), broker.port, broker.protocol, work / f"r{i}")
+            a = agent(model, video, int(b["frames"]), broker, work / f"r{i}")
             pairs.append((a["fps"] / b["fps"], b, a))
             print(
                 f"round {i + 1}: bare {b['fps']:.1f} fps, agent {a['fps']:.1f} fps, ratio {pairs[-1][0]:.3f}"
@@ -184,9 +185,8 @@ def main() -> None:
             f"1/{raw / a['bytes_per_result']:.0f} (target <= 1/1000)",
         ),
     ]
-    print(
-        f"\nOriNet orientation classifier, {model.stat().st_size / 1e6:.1f} MB, CPU EP, intra_op_num_threads=1\n"
-    )
+    size_mb = model.stat().st_size / 1e6
+    print(f"\nOriNet orientation classifier, {size_mb:.1f} MB, CPU EP, intra_op_num_threads=1\n")
     print(f"| {'measure':<30} | {'bare ORT':>9} | {'agent':>16} | note")
     print(f"|{'-' * 32}|{'-' * 11}|{'-' * 18}|------")
     for name, x, y, note in rows:
