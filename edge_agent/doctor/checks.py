@@ -139,6 +139,30 @@ def check_thermal(report: Report, prof: HardwareProfile, root: Root) -> None:
             )
 
 
+UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+
+
+def check_unit(report: Report, prof: HardwareProfile, root: Root) -> None:
+    """A profile whose EP writes code at run time needs the jit drop-in wherever the unit is installed."""
+    if not prof.jit:
+        return
+    units = [u for d in UNIT_DIRS for u in root.glob(f"{d}/edge-agent.service")]
+    if not units:
+        return
+    dropins = root.glob("/etc/systemd/system/edge-agent.service.d/*.conf")
+    if any("MemoryDenyWriteExecute=no" in (root.read(d) or "") for d in dropins):
+        report.add("ok", "service", "the jit drop-in (MemoryDenyWriteExecute=no) is installed")
+        return
+    report.add(
+        "error",
+        "service",
+        f"{', '.join(prof.accelerator_eps)} compiles code at run time but edge-agent.service sets "
+        "MemoryDenyWriteExecute=yes: the session would fail to open",
+        "install -D -m 0644 /opt/edge-agent/share/systemd/jit.conf "
+        "/etc/systemd/system/edge-agent.service.d/jit.conf && systemctl daemon-reload",
+    )
+
+
 def check_machine(report: Report, prof: HardwareProfile, facts: Facts, root: Root, required: bool) -> None:
     """All machine checks for `prof`; `required` is the config's require_accelerator."""
     check_runtime(report, facts)
@@ -147,3 +171,4 @@ def check_machine(report: Report, prof: HardwareProfile, facts: Facts, root: Roo
     check_providers(report, prof, facts, required)
     check_cameras(report, facts)
     check_thermal(report, prof, root)
+    check_unit(report, prof, root)

@@ -116,6 +116,11 @@ class HardwareProfile(_Strict):
         description="ONNX Runtime session config entries (add_session_config_entry), e.g. ep.context_enable.",
     )
     accelerator: AcceleratorSpec = Field(default_factory=AcceleratorSpec)
+    jit: bool = Field(
+        default=False,
+        description="An EP in the chain writes machine code at run time, so the service needs "
+        "MemoryDenyWriteExecute=no (systemd/jit.conf).",
+    )
     notes: str = Field(default="", description="Free text for people: caveats, where the numbers come from.")
 
     @property

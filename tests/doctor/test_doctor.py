@@ -217,3 +217,23 @@ def test_cli_json_and_exit_codes(
     text = capsys.readouterr().out
     assert "profile   jetson-orin-nano" in text
     assert "fix: start the broker" in text
+
+
+def test_jit_profile_needs_the_drop_in(tmp_path: Path) -> None:
+    """OpenVINO fails under MemoryDenyWriteExecute=yes; doctor asks for systemd/jit.conf where the unit is."""
+    root = fake_trees.intel_npu_laptop(tmp_path)
+    unit_src = Path(__file__).resolve().parents[2] / "systemd"
+    fake_trees.write(
+        root, "/lib/systemd/system/edge-agent.service", (unit_src / "edge-agent.service").read_text()
+    )
+    report = diagnose(root, providers=["OpenVINOExecutionProvider", *CPU_ONLY])
+    svc = [f for f in report.findings if f.topic == "service"]
+    assert [f.level for f in svc] == ["error"]
+    assert svc[0].fix is not None
+    assert "jit.conf" in svc[0].fix
+    fake_trees.write(
+        root, "/etc/systemd/system/edge-agent.service.d/jit.conf", (unit_src / "jit.conf").read_text()
+    )
+    report = diagnose(root, providers=["OpenVINOExecutionProvider", *CPU_ONLY])
+    assert [f.level for f in report.findings if f.topic == "service"] == ["ok"]
+    assert not report.blocked

@@ -73,3 +73,28 @@ def test_missing_npu_is_a_logged_fallback_otherwise(
     assert active == ["CPUExecutionProvider"]
     assert "OpenVINOExecutionProvider did not start" in caplog.text
     assert sess.run(None, tiny_input)[0].shape == (1, 4), "the fallback still serves results"
+
+
+JIT_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux 6.3+)
+    sys.exit(77)
+import onnxruntime as ort
+ort.InferenceSession(sys.argv[1], providers=[("OpenVINOExecutionProvider", {"device_type": "CPU"})])
+"""
+
+
+def test_openvino_needs_writable_code_hence_jit_flag(tiny_model: Path) -> None:
+    """Why intel-core-ultra says `jit: true`: OpenVINO cannot compile under MemoryDenyWriteExecute."""
+    import subprocess
+    import sys
+
+    assert load_profile("intel-core-ultra").jit
+    run = subprocess.run(
+        [sys.executable, "-c", JIT_PROBE, str(tiny_model)], capture_output=True, text=True, check=False
+    )
+    if run.returncode == 77:
+        pytest.skip("kernel without PR_SET_MDWE (Linux < 6.3)")
+    assert run.returncode != 0
+    assert "can't protect" in run.stderr
