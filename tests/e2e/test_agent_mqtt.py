@@ -39,7 +39,9 @@ def test_every_frame_arrives_once_with_documented_fields(
     agent.stop()
     results = col.json("/orient/results")
     assert len(results) == len(truth)
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "result.schema.json").read_text())
     for r in results:
+        jsonschema.validate(r, schema)
         assert set(r) == RESULT_FIELDS
         assert r["device"] == device_id
         assert r["pipeline"] == "orient"
