@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "edge_agent.cli.config_cmd",
     "edge_agent.cli.demo_cmd",
     "edge_agent.cli.doctor_cmd",
+    "edge_agent.cli.fleet_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
