@@ -1,0 +1,1 @@
+"""CPU-seconds per result by pipeline stage, and an energy estimate from the hardware profile."""
