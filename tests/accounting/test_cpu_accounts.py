@@ -25,7 +25,7 @@ def _matmul_session(n: int = 384) -> ort.InferenceSession:
         [helper.make_tensor_value_info("h7", TensorProto.FLOAT, [n, n])],
         [w],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.checker.check_model(model)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
