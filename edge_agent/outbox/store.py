@@ -1,10 +1,19 @@
 """The durable outbox: every result is committed to SQLite (WAL) before it is published.
 
-One thread owns the database connection. It batches inserts into one transaction (every
-`commit_interval_ms` or `commit_batch` messages), assigns each message its per-pipeline sequence
-number inside that transaction (so numbering survives restarts), hands committed rows to the
-publisher in id order with at most `max_inflight` awaiting PUBACK, and deletes a row only when its
-PUBACK reports success. Rows the broker refuses (e.g. ACL denial) move to a small dead-letter table.
+One thread owns the database connection. It batches accepted messages into one transaction (every
+`commit_interval_ms` or `commit_batch` messages), assigns each its per-pipeline sequence number inside
+that transaction (so numbering survives restarts and is never reused), and stores the batch as one
+compressed row (edge_agent/outbox/db.py). Committed batches are handed to the publisher in order with
+at most `window` messages awaiting PUBACK; a batch row is deleted, in a later commit, once every
+message in it has a PUBACK. A PUBACK with a failure reason code (e.g. ACL denial) moves that message
+to a small dead-letter table. Messages handed to paho are never handed again in the same process
+(paho re-sends its own in-flight messages after a reconnect); after a crash, batches not fully
+acknowledged are sent again: at-least-once, duplicates possible, never a gap.
+
+Bounds: `max_rows` messages and `max_bytes` stored; past them, whole batches are dropped by priority
+(detail, then results past retention, then oldest results, events last) and counted in status. When
+the disk refuses writes (ENOSPC, I/O error) the agent keeps running: new messages wait in memory
+(bounded, dropped by the same priority), status says degraded, and what was committed stays.
 """
 
 from __future__ import annotations
@@ -15,32 +24,22 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_agent.config.models import OutboxConfig
 from edge_agent.errors import OutboxError
+from edge_agent.outbox.db import Message, connect, decode, encode, thread_io
 from edge_agent.pipeline.types import Outbound
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    pipeline TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    priority INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS seq (pipeline TEXT PRIMARY KEY, last INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS dead (
-    id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL
-);
-"""
 DEAD_KEEP = 1000
 PAYLOAD_VERSION = 1
+IDLE_TICK_S = 0.5  # re-check can_send this often even without a wake()
+RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0  # commit retry backoff while the disk refuses writes
 
 # publish(topic, payload) -> message token (paho mid) or None when it cannot take it now
 SendFn = Callable[[str, bytes], "int | None"]
@@ -53,10 +52,23 @@ class OutboxStats:
     delivered: int = 0
     rejected: int = 0
     dropped: int = 0
+    dropped_by_priority: dict[int, int] = field(default_factory=dict)
     commits: int = 0
     commit_errors: int = 0
+    bytes_written: int = 0  # by the outbox thread since start (WAL, checkpoints)
     degraded: str | None = None
     last_seq: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A committed batch being delivered: handed out in order, deleted once all are acknowledged."""
+
+    id: int
+    msgs: list[Message]
+    size: int  # stored (compressed) bytes
+    sent: int = 0
+    done: int = 0
 
 
 class Outbox:
@@ -72,15 +84,22 @@ class Outbox:
         self._cmd: queue.Queue[tuple[str, object]] = queue.Queue()
         self._send: SendFn | None = None
         self._can_send: Callable[[], bool] = lambda: False
-        self._inflight: dict[int, int] = {}  # mid -> row id
-        self._sent_upto = 0  # highest row id handed to the publisher in this process
-        self._pending: list[Outbound] = []
-        self._acks: list[tuple[int, bool, str]] = []
-        self._depth = 0
-        self._bytes = 0
-        self._stop = threading.Event()
+        self._pending: list[Outbound] = []  # accepted, not yet committed
+        self._to_send: deque[_Batch] = deque()  # loaded batches with messages not yet handed out
+        self._inflight: dict[int, tuple[_Batch, int]] = {}  # mid -> (batch, index)
+        self._last_loaded = 0  # highest batch id loaded in this process
+        self._finished: list[_Batch] = []  # fully acknowledged, deleted at the next commit
+        self._dead: list[tuple[str, bytes, str]] = []
+        self._rows = 0  # messages stored in the database
+        self._bytes = 0  # stored (compressed) bytes
+        self._acked = 0  # stored messages already acknowledged (their batch not yet deleted)
+        self._next_id = 1
+        self._retry_at = 0.0
+        self._retry_s = RETRY_MIN_S
+        self._io0 = (0, 0)
         self._drained = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self.beat = time.monotonic()  # the outbox thread's last loop: proof of progress (watchdog)
         self._db = self._open()
 
     # -- public API (any thread) -------------------------------------------------------------
@@ -100,7 +119,7 @@ class Outbox:
     @property
     def depth(self) -> int:
         """Messages accepted but not yet acknowledged by the broker."""
-        return self._depth + len(self._pending) + self._cmd.qsize()
+        return self._rows - self._acked + len(self._pending) + self._cmd.qsize()
 
     def start(self, send: SendFn, can_send: Callable[[], bool]) -> None:
         self._send = send
@@ -110,117 +129,126 @@ class Outbox:
     def close(self, drain_s: float = 0.0) -> None:
         """Commit what was accepted; wait up to `drain_s` for delivery; the rest stays for next start."""
         self._cmd.put(("flush", None))
-        if drain_s > 0:
+        if drain_s > 0 and self._thread.is_alive():
             self._drained.clear()
             self._cmd.put(("drain", None))
             self._drained.wait(drain_s)
-        self._stop.set()
         self._cmd.put(("stop", None))
         if self._thread.is_alive():
             self._thread.join(5)
         else:
+            self._take_commands()
             self._commit()
         self._db.close()
 
     def snapshot(self) -> dict[str, object]:
+        committed = self.stats.committed
         return {
             "depth": self.depth,
             "bytes": self._bytes,
             "inflight": len(self._inflight),
             "accepted": self.stats.accepted,
-            "committed": self.stats.committed,
+            "committed": committed,
             "delivered": self.stats.delivered,
             "rejected": self.stats.rejected,
             "dropped": self.stats.dropped,
+            "dropped_by_priority": dict(self.stats.dropped_by_priority),
+            "bytes_written_per_result": round(self.stats.bytes_written / committed, 1) if committed else None,
             "degraded": self.stats.degraded,
         }
 
     # -- database ------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a process crash; fewer fsyncs spare SD cards.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            row = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
-            self._depth, self._bytes = int(row[0]), int(row[1])
+            db = connect(self.path)
+            row = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(n), 0), COALESCE(SUM(LENGTH(data)), 0), "
+                "COALESCE(MAX(id), 0) FROM batch"
+            ).fetchone()
+            self._rows, self._bytes, self._next_id = int(row[1]), int(row[2]), int(row[3]) + 1
             self.stats.last_seq = dict(db.execute("SELECT pipeline, last FROM seq").fetchall())
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
-        if self._depth:
-            log.info("outbox %s: %d messages kept from the last run", self.path, self._depth)
+        if self._rows:
+            log.info("outbox %s: %d messages kept from the last run", self.path, self._rows)
         return db
 
-    def _commit(self) -> None:
-        if not self._pending and not self._acks:
-            return
+    def _encode_pending(self) -> tuple[list[tuple[int, int, float, int, bytes]], dict[str, int]]:
+        """Number the pending messages and pack them into rows: one per run of equal priority, so
+        order is kept and the drop order can still act per priority."""
+        seqs = dict(self.stats.last_seq)
+        now = time.time()
+        rows: list[tuple[int, int, float, int, bytes]] = []
+        run: list[Message] = []
+        prio = 0
+        for msg in self._pending:
+            if run and msg.priority != prio:
+                rows.append((self._next_id + len(rows), prio, now, len(run), encode(run)))
+                run = []
+            prio = msg.priority
+            seq = seqs.get(msg.pipeline, 0) + 1
+            seqs[msg.pipeline] = seq
+            body = {"v": PAYLOAD_VERSION, "device": self.device, "pipeline": msg.pipeline, "seq": seq}
+            body.update(msg.body)
+            payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+            run.append((f"{self.prefix}/{self.device}/{msg.pipeline}/{msg.kind}", payload))
+        if run:
+            rows.append((self._next_id + len(rows), prio, now, len(run), encode(run)))
+        return rows, seqs
+
+    def _commit(self) -> bool:
+        """One transaction: new batches, their sequence numbers, deletions of delivered batches."""
+        if not (self._pending or self._finished or self._dead):
+            return True
+        rows, seqs = self._encode_pending()
+        finished, dead = list(self._finished), list(self._dead)
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-            seqs = dict(self.stats.last_seq)
-            rows = []
-            for msg in self._pending:
-                seq = seqs.get(msg.pipeline, 0) + 1
-                seqs[msg.pipeline] = seq
-                body = {"v": PAYLOAD_VERSION, "device": self.device, "pipeline": msg.pipeline, "seq": seq}
-                body.update(msg.body)
-                payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-                topic = f"{self.prefix}/{self.device}/{msg.pipeline}/{msg.kind}"
-                rows.append((msg.pipeline, topic, payload, msg.priority, time.time()))
-            db.executemany(
-                "INSERT INTO outbox (pipeline, topic, payload, priority, created) VALUES (?,?,?,?,?)", rows
-            )
+            db.executemany("INSERT INTO batch (id, priority, created, n, data) VALUES (?,?,?,?,?)", rows)
             db.executemany(
                 "INSERT INTO seq (pipeline, last) VALUES (?, ?) "
                 "ON CONFLICT(pipeline) DO UPDATE SET last=excluded.last",
                 [(p, s) for p, s in seqs.items() if self.stats.last_seq.get(p) != s],
             )
-            done = [(rid,) for rid, ok, _ in self._acks if ok]
-            dead = [(rid, reason) for rid, ok, reason in self._acks if not ok]
-            freed = self._delete(done, dead)
+            self._delete(finished, dead)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(exc)
-            return
+            return False
         self.stats.last_seq = seqs
-        self.stats.committed += len(rows)
+        self.stats.committed += len(self._pending)
         self.stats.commits += 1
-        self._depth += len(rows) - len(done) - len(dead)
-        self._bytes += sum(len(r[2]) for r in rows) - freed
-        self.stats.delivered += len(done)
-        self.stats.rejected += len(dead)
+        self._next_id += len(rows)
+        self._rows += len(self._pending)
+        self._bytes += sum(len(r[4]) for r in rows)
         self._pending.clear()
-        self._acks.clear()
+        self._forget(finished, dead)
+        self._retry_s = RETRY_MIN_S
         if self.stats.degraded:
             log.info("outbox writes work again")
             self.stats.degraded = None
         self._enforce_bounds()
+        self._count_io()
+        return True
 
-    def _delete(self, done: list[tuple[int]], dead: list[tuple[int, str]]) -> int:
-        db = self._db
-        freed = 0
-        ids = [d[0] for d in done] + [d[0] for d in dead]
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            row = db.execute(
-                f"SELECT COALESCE(SUM(LENGTH(payload)),0) FROM outbox WHERE id IN ({marks})", part
-            )
-            freed += int(row.fetchone()[0])
+    def _delete(self, finished: list[_Batch], dead: list[tuple[str, bytes, str]]) -> None:
         if dead:
-            db.executemany(
-                "INSERT OR REPLACE INTO dead (id, topic, payload, reason, at) "
-                "SELECT id, topic, payload, ?, ? FROM outbox WHERE id = ?",
-                [(reason, time.time(), rid) for rid, reason in dead],
+            now = time.time()
+            self._db.executemany(
+                "INSERT INTO dead (topic, payload, reason, at) VALUES (?,?,?,?)",
+                [(t, p, r, now) for t, p, r in dead],
             )
-            db.execute(
-                "DELETE FROM dead WHERE id NOT IN (SELECT id FROM dead ORDER BY id DESC LIMIT ?)",
-                (DEAD_KEEP,),
-            )
-        db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
-        return freed
+            self._db.execute("DELETE FROM dead WHERE id <= (SELECT MAX(id) FROM dead) - ?", (DEAD_KEEP,))
+        self._db.executemany("DELETE FROM batch WHERE id = ?", [(b.id,) for b in finished])
+
+    def _forget(self, finished: list[_Batch], dead: list[tuple[str, bytes, str]]) -> None:
+        n = sum(len(b.msgs) for b in finished)
+        self._rows -= n
+        self._acked -= n
+        self._bytes -= sum(b.size for b in finished)
+        del self._finished[: len(finished)]
+        del self._dead[: len(dead)]
 
     def _rollback(self, exc: sqlite3.Error) -> None:
         try:
@@ -231,117 +259,180 @@ class Outbox:
         if self.stats.degraded is None:
             log.error("outbox commit failed (%s); keeping %d messages in memory", exc, len(self._pending))
         self.stats.degraded = f"outbox writes failing: {exc}"
-        # Bound memory while the disk refuses writes: keep events over results over detail.
+        self._retry_at = time.monotonic() + self._retry_s
+        self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
+        # Deleting delivered batches needs far less room than storing new ones: free what we can.
+        if self._finished or self._dead:
+            finished, dead = list(self._finished), list(self._dead)
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._delete(finished, dead)
+                self._db.execute("COMMIT")
+                self._forget(finished, dead)
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+        self._bound_memory()
+
+    def _bound_memory(self) -> None:
+        """While the disk refuses writes, keep at most `limit` messages: drop detail, then results,
+        events last; within a priority the newest go first (the oldest are nearest to delivery)."""
         limit = max(self.cfg.commit_batch * 50, 1000)
-        if len(self._pending) > limit:
-            self._pending.sort(key=lambda m: -m.priority)
-            self.stats.dropped += len(self._pending) - limit
-            del self._pending[limit:]
+        excess = len(self._pending) - limit
+        if excess <= 0:
+            return
+        order = sorted(range(len(self._pending)), key=lambda i: (self._pending[i].priority, -i))
+        drop = set(order[:excess])
+        for i in drop:
+            p = self._pending[i].priority
+            self.stats.dropped_by_priority[p] = self.stats.dropped_by_priority.get(p, 0) + 1
+        self.stats.dropped += excess
+        self._pending = [m for i, m in enumerate(self._pending) if i not in drop]
 
     def _enforce_bounds(self) -> None:
-        if self._depth <= self.cfg.max_rows and self._bytes <= self.cfg.max_bytes:
+        if self._rows <= self.cfg.max_rows and self._bytes <= self.cfg.max_bytes:
             return
-        db = self._db
-        cutoff = time.time() - self.cfg.retention_s
         target_rows = int(self.cfg.max_rows * 0.9)
         target_bytes = int(self.cfg.max_bytes * 0.9)
-        inflight = set(self._inflight.values())
+        cutoff = time.time() - self.cfg.retention_s
         # Drop order: detail first, then results past retention, then oldest results, events last.
-        orders = [
-            ("priority = 0", ()),
+        # Batches already loaded for sending are about to go and are left alone.
+        orders: list[tuple[str, tuple[float, ...]]] = [
+            ("priority <= 0", ()),
             ("priority = 1 AND created < ?", (cutoff,)),
             ("priority = 1", ()),
             ("priority >= 2", ()),
         ]
+        rows_left, bytes_left = self._rows, self._bytes
+        gone: dict[int, int] = {}  # priority -> messages dropped
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             for where, args in orders:
-                while self._depth > target_rows or self._bytes > target_bytes:
-                    rows = db.execute(
-                        f"SELECT id, LENGTH(payload) FROM outbox WHERE {where} ORDER BY id LIMIT 500", args
+                while rows_left > target_rows or bytes_left > target_bytes:
+                    rows = self._db.execute(
+                        f"SELECT id, n, LENGTH(data), priority FROM batch WHERE {where} AND id > ? "
+                        "ORDER BY id LIMIT 64",
+                        (*args, self._last_loaded),
                     ).fetchall()
-                    rows = [r for r in rows if r[0] not in inflight]
                     if not rows:
                         break
-                    db.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in rows])
-                    self._depth -= len(rows)
-                    self._bytes -= sum(int(r[1]) for r in rows)
-                    self.stats.dropped += len(rows)
+                    self._db.executemany("DELETE FROM batch WHERE id = ?", [(r[0],) for r in rows])
+                    for _rid, n, size, prio in rows:
+                        rows_left -= n
+                        bytes_left -= size
+                        gone[prio] = gone.get(prio, 0) + n
+            self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(exc)
             return
-        log.warning("outbox full: dropped messages by priority (total dropped %d)", self.stats.dropped)
+        self._rows, self._bytes = rows_left, bytes_left
+        self.stats.dropped += sum(gone.values())
+        for prio, n in gone.items():
+            self.stats.dropped_by_priority[prio] = self.stats.dropped_by_priority.get(prio, 0) + n
+        log.warning(
+            "outbox full: dropped %d messages by priority (total dropped %d)",
+            sum(gone.values()),
+            self.stats.dropped,
+        )
+
+    def _count_io(self) -> None:
+        wb, wc = thread_io()
+        self.stats.bytes_written = (wb - self._io0[0]) or (wc - self._io0[1])
 
     # -- the thread ----------------------------------------------------------------------------
+    def _take_commands(self, block_s: float = 0.0) -> set[str]:
+        """Apply queued puts/acks; return the control commands seen (flush, drain, stop)."""
+        seen: set[str] = set()
+        try:
+            cmd, arg = self._cmd.get(timeout=block_s) if block_s > 0 else self._cmd.get_nowait()
+        except queue.Empty:
+            return seen
+        while True:
+            if cmd == "put":
+                assert isinstance(arg, Outbound)
+                self._pending.append(arg)
+            elif cmd == "ack":
+                assert isinstance(arg, tuple)
+                self._on_ack(*arg)
+            else:
+                seen.add(cmd)
+            if cmd == "stop" or len(self._pending) >= self.cfg.commit_batch:
+                return seen
+            try:
+                cmd, arg = self._cmd.get_nowait()
+            except queue.Empty:
+                return seen
+
     def _run(self) -> None:
+        self._io0 = thread_io()
         interval = self.cfg.commit_interval_ms / 1000.0
-        first_pending = 0.0
+        dirty_since = 0.0  # when the oldest uncommitted change arrived
         draining = False
         while True:
-            timeout = 0.05 if not self._pending else max(0.0, first_pending + interval - time.monotonic())
-            try:
-                cmd, arg = self._cmd.get(timeout=timeout)
-            except queue.Empty:
-                cmd, arg = "tick", None
-            flush = False
-            while True:
-                if cmd == "put":
-                    assert isinstance(arg, Outbound)
-                    if not self._pending:
-                        first_pending = time.monotonic()
-                    self._pending.append(arg)
-                elif cmd == "ack":
-                    mid, ok, reason = arg  # type: ignore[misc]
-                    self._on_ack(mid, ok, reason)
-                elif cmd in ("flush", "stop"):
-                    flush = True
-                elif cmd == "drain":
-                    draining = True
-                if cmd == "stop" or len(self._pending) >= self.cfg.commit_batch:
-                    break
-                try:
-                    cmd, arg = self._cmd.get_nowait()
-                except queue.Empty:
-                    break
-            due = self._pending and time.monotonic() - first_pending >= interval
-            if (
-                flush
-                or due
-                or len(self._pending) >= self.cfg.commit_batch
-                or (self._acks and not self._pending)
-            ):
-                self._commit()
+            self.beat = now = time.monotonic()
+            dirty = bool(self._pending or self._finished or self._dead)
+            wait = max(dirty_since + interval, self._retry_at) - now if dirty else IDLE_TICK_S
+            seen = self._take_commands(max(wait, 0.0))
+            now = time.monotonic()
+            if not dirty and (self._pending or self._finished or self._dead):
+                dirty_since = now
+            draining = draining or "drain" in seen
+            forced = bool(seen & {"flush", "stop"})
+            due = forced or (
+                now >= self._retry_at
+                and (len(self._pending) >= self.cfg.commit_batch or now - dirty_since >= interval)
+            )
+            if due and self._commit():
+                dirty_since = now
             self._send_more()
-            if draining and self._depth == 0 and not self._pending:
+            if draining and self.depth == 0:
                 self._drained.set()
-            if cmd == "stop":
+            if "stop" in seen:
                 self._commit()
                 return
 
     def _on_ack(self, mid: int, ok: bool, reason: str) -> None:
-        rid = self._inflight.pop(mid, None)
-        if rid is None:
+        entry = self._inflight.pop(mid, None)
+        if entry is None:
             return
-        if not ok:
-            log.warning("broker refused message %d: %s (counted as not delivered)", rid, reason)
-        self._acks.append((rid, ok, reason))
+        batch, index = entry
+        batch.done += 1
+        self._acked += 1
+        if ok:
+            self.stats.delivered += 1
+        else:
+            topic, payload = batch.msgs[index]
+            log.warning("broker refused a message on %s: %s (counted as not delivered)", topic, reason)
+            self.stats.rejected += 1
+            self._dead.append((topic, payload, reason))
+        if batch.done == len(batch.msgs):
+            self._finished.append(batch)
+
+    def _load(self) -> bool:
+        try:
+            rows = self._db.execute(
+                "SELECT id, data FROM batch WHERE id > ? ORDER BY id LIMIT 4", (self._last_loaded,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            log.warning("outbox read failed: %s", exc)
+            return False
+        for rid, data in rows:
+            self._to_send.append(_Batch(rid, decode(data), len(data)))
+            self._last_loaded = rid
+        return bool(rows)
 
     def _send_more(self) -> None:
         if self._send is None or not self._can_send():
             return
-        room = self.window - len(self._inflight)
-        if room <= 0:
-            return
-        try:
-            rows = self._db.execute(
-                "SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                (self._sent_upto, room),
-            ).fetchall()
-        except sqlite3.Error as exc:
-            log.warning("outbox read failed: %s", exc)
-            return
-        for rid, topic, payload in rows:
-            mid = self._send(topic, bytes(payload))
+        while len(self._inflight) < self.window:
+            if not self._to_send and not self._load():
+                return
+            batch = self._to_send[0]
+            topic, payload = batch.msgs[batch.sent]
+            mid = self._send(topic, payload)
             if mid is None:
                 return  # not connected any more: resume from here on wake
-            self._inflight[mid] = rid
-            self._sent_upto = rid
+            self._inflight[mid] = (batch, batch.sent)
+            batch.sent += 1
+            if batch.sent == len(batch.msgs):
+                self._to_send.popleft()
