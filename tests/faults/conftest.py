@@ -186,7 +186,7 @@ class PersistentSubscriber:
 
     def unique(self) -> int:
         with self._lock:
-            return len({a for a in self.arrivals})
+            return len(set(self.arrivals))
 
     def wait_unique(self, n: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
