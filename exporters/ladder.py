@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SENSITIVE_STEPS = (3, 10)
 SENSITIVITY_SAMPLES = 8
+ACTIVATIONS = frozenset({"Clip", "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"})
 
 
 @dataclass(slots=True)
@@ -167,15 +168,23 @@ def sensitive_nodes(fp32: Path, qdq: Path, feeds: list[Feed], workdir: Path) -> 
     sqnr = {k: float(v["xmodel_err"]) for k, v in errors.items() if "xmodel_err" in v}
     cap = max(sqnr.values(), default=60.0)
     graph = onnx.load(str(fp32), load_external_data=False).graph
-    scored: list[tuple[float, str]] = []
+    producer = {o: n for n in graph.node for o in n.output}
+    score: dict[str, float] = {}
     for node in graph.node:
         outs = [sqnr[o] for o in node.output if o in sqnr]
         if not outs:
             continue
         ins = [sqnr[i] for i in node.input if i in sqnr]
         drop = (min(ins) if ins else cap) - min(outs)
-        if np.isfinite(drop):
-            scored.append((drop, node.name))
+        if not np.isfinite(drop):
+            continue
+        # An activation shares its producer's quantization (it is fused away), so excluding it alone
+        # changes nothing: its error counts against the node that feeds it.
+        target = node
+        if node.op_type in ACTIVATIONS and node.input and node.input[0] in producer:
+            target = producer[node.input[0]]
+        score[target.name] = score.get(target.name, 0.0) + drop
+    scored = [(v, k) for k, v in score.items()]
     scored.sort(reverse=True)
     for f in (fa, qa):
         f.unlink(missing_ok=True)

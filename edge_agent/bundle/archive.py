@@ -8,6 +8,7 @@ before anything is written. The result still has to pass verify_bundle before us
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -27,7 +28,12 @@ def pack(root: Path, dest: Path) -> Path:
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
-    with tmp.open("wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    # gzip's own header carries a timestamp and a file name: zero them too, for reproducible bytes.
+    with (
+        tmp.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for p in files:
             rel = p.relative_to(root).as_posix()
             info = tarfile.TarInfo(rel)

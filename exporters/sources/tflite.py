@@ -24,8 +24,9 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
     import tflite2onnx
 
     dst = workdir / "source.onnx"
-    # tflite2onnx logs every tensor at INFO; keep our log readable.
-    logging.getLogger("tflite2onnx").setLevel(logging.WARNING)
+    # tflite2onnx warns once per float16 tensor ("not supported/tested"); the output is checked by the
+    # gate and the golden run instead, so keep the log readable.
+    logging.getLogger("tflite2onnx").setLevel(logging.ERROR)
     try:
         tflite2onnx.convert(str(src), str(dst))
     except Exception as exc:  # tflite2onnx raises bare NotImplementedError/AssertionError
