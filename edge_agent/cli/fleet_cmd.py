@@ -67,6 +67,10 @@ def register(sub: Any) -> None:
     s.add_argument("--sign-key", type=Path, help="ed25519 private key (PEM) to sign the command")
     s.set_defaults(func=handle_send)
 
+    from edge_agent.fleet.deploy import register_deploy
+
+    register_deploy(fsub, _broker_args)
+
 
 def broker_options(args: argparse.Namespace) -> Any:
     from edge_agent.fleet.client import BrokerOptions
@@ -205,7 +209,8 @@ def handle_send(args: argparse.Namespace) -> int:
         print("edge-agent: args must be a JSON object", file=sys.stderr)
         return 2
     if args.sign_key:
-        from edge_agent.commands.signing import load_private_key, sign_command
+        from edge_agent.bundle.sign import load_private_key
+        from edge_agent.commands.signing import sign_command
 
         body = sign_command(load_private_key(args.sign_key), args.device, args.verb, body)
     client = connect(broker_options(args), role="send")

@@ -14,26 +14,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge_agent.bundle.verify import key_id
 from edge_agent.errors import CommandError
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """An ed25519 private key in PEM (PKCS#8), e.g. from `openssl genpkey -algorithm ed25519`."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise CommandError("invalid_args", f"cannot load signing key {path}: {exc}") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise CommandError("invalid_args", f"{path} is not an ed25519 private key")
-    return key
 
 
 def signed_bytes(device: str, verb: str, body: dict[str, Any]) -> bytes:

@@ -1,7 +1,9 @@
-"""Builds the periodic `<prefix>/<device>/stats` payload from the system reader and pipeline windows.
+"""Builds the periodic `<prefix>/<device>/stats` payload from the system reader and pipeline snapshots.
 
-CPU-seconds and joules per result are computed over the interval since the previous report; joules
-are an *estimate* (busy CPU-seconds times the profile's watts_per_busy_core), labelled as such.
+Pipeline snapshots are whatever the pipelines report (`inferred` or `results_total` counters, latency
+percentiles, skipped frames...); fps and the per-result CPU figures are computed here from the counters'
+change since the previous report. Joules are an *estimate* (busy CPU-seconds times the profile's
+watts_per_busy_core), labelled as such.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from edge_agent.stats.pipeline import PipelineWindow
 from edge_agent.stats.system import SystemReader
 
 STATS_VERSION = 1
+Snapshots = Callable[[], Mapping[str, Mapping[str, Any]]]
+
+
+def _count(snap: Mapping[str, Any]) -> int:
+    value = snap.get("results_total", snap.get("inferred", 0))
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def windows(pipes: Mapping[str, PipelineWindow]) -> Snapshots:
+    """Snapshots from PipelineWindow objects (tests, simple embedders)."""
+    return lambda: {name: w.snapshot() for name, w in pipes.items()}
 
 
 class StatsReporter:
@@ -21,11 +34,12 @@ class StatsReporter:
         self,
         device: str,
         reader: SystemReader,
-        pipelines: Mapping[str, PipelineWindow],
+        pipelines: Snapshots,
         *,
         watts_per_busy_core: float = 2.0,
         outbox_depth: Callable[[], int | None] | None = None,
         wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.device = device
         self.reader = reader
@@ -33,18 +47,23 @@ class StatsReporter:
         self.watts = watts_per_busy_core
         self._outbox_depth = outbox_depth
         self._wall = wall
+        self._clock = clock
         self._last_cpu: float | None = reader.cpu_seconds()
-        self._last_results = self._results()
-
-    def _results(self) -> int:
-        return sum(p.results_total for p in self.pipelines.values())
+        self._last_t = clock()
+        self._last_counts = {n: _count(s) for n, s in pipelines().items()}
 
     def build(self) -> dict[str, Any]:
         s = self.reader.sample()
-        results = self._results()
-        d_results = results - self._last_results
+        now = self._clock()
+        dt = max(now - self._last_t, 1e-9)
+        snaps = {n: dict(snap) for n, snap in self.pipelines().items()}
+        counts = {n: _count(snap) for n, snap in snaps.items()}
+        for n, snap in snaps.items():
+            if "fps" not in snap:
+                snap["fps"] = round(max(0, counts[n] - self._last_counts.get(n, 0)) / dt, 2)
+        d_results = sum(counts.values()) - sum(self._last_counts.get(n, 0) for n in counts)
         d_cpu = None if s.cpu_seconds is None or self._last_cpu is None else s.cpu_seconds - self._last_cpu
-        self._last_cpu, self._last_results = s.cpu_seconds, results
+        self._last_cpu, self._last_counts, self._last_t = s.cpu_seconds, counts, now
         per_result = d_cpu / d_results if d_cpu is not None and d_results > 0 else None
         return {
             "v": STATS_VERSION,
@@ -62,5 +81,5 @@ class StatsReporter:
             "outbox_depth": self._outbox_depth() if self._outbox_depth else None,
             "cpu_s_per_result": None if per_result is None else round(per_result, 6),
             "joules_per_result_est": None if per_result is None else round(per_result * self.watts, 6),
-            "pipelines": {name: w.snapshot() for name, w in self.pipelines.items()},
+            "pipelines": snaps,
         }

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.stats.pipeline import PipelineWindow, percentile
-from edge_agent.stats.report import StatsReporter
+from edge_agent.stats.report import StatsReporter, windows
 from edge_agent.stats.system import SystemReader
 
 
@@ -51,7 +51,7 @@ def test_reporter_cpu_and_joules_per_result(tmp_path: Path) -> None:
     rep = StatsReporter(
         "dev1",
         SystemReader(root=tmp_path, pid=7),
-        {"cam": w},
+        windows({"cam": w}),
         watts_per_busy_core=5.0,
         outbox_depth=lambda: 12,
     )
@@ -66,3 +66,14 @@ def test_reporter_cpu_and_joules_per_result(tmp_path: Path) -> None:
     assert out["device"] == "dev1"
     again = rep.build()  # no new results: nothing to divide by
     assert again["cpu_s_per_result"] is None
+
+
+def test_fps_from_counters_of_agent_snapshots() -> None:
+    t = [0.0]
+    snaps = {"cam": {"inferred": 0, "latency_ms_p50": 4.0}}
+    rep = StatsReporter("d", SystemReader(), lambda: snaps, clock=lambda: t[0])
+    snaps["cam"] = {"inferred": 50, "latency_ms_p50": 4.0}
+    t[0] = 10.0
+    out = rep.build()
+    assert out["pipelines"]["cam"] == {"inferred": 50, "latency_ms_p50": 4.0, "fps": 5.0}
+    assert out["cpu_s_per_result"] is not None

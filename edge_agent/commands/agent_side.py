@@ -1,0 +1,204 @@
+"""The agent's fleet side, wired to one running Agent: commands (AgentBridge implements AgentControl),
+model updates, Home Assistant discovery, rich stats and the optional /metrics endpoint.
+
+`DeviceFleet(agent, config_path).attach()` is all the agent needs: it subscribes through the agent's
+MqttPublisher (so subscriptions come back after reconnects) and publishes through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge_agent.commands.config_patch import apply_config_patch
+from edge_agent.commands.handler import CommandHandler
+from edge_agent.commands.mqtt import CommandServer
+from edge_agent.commands.settings import FleetDeviceConfig
+from edge_agent.commands.signing import CommandVerifier
+from edge_agent.config.models import AgentConfig, PipelineConfig
+from edge_agent.errors import CommandError
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
+
+log = logging.getLogger(__name__)
+
+
+class AgentBridge:
+    """AgentControl on top of edge_agent.agent.Agent."""
+
+    def __init__(self, agent: Agent, config_path: Path | None = None) -> None:
+        self.agent = agent
+        self.config_path = config_path
+        self._lock = threading.RLock()  # one pipeline change at a time (commands, updates)
+
+    def status(self) -> dict[str, Any]:
+        return self.agent.status()
+
+    def pipelines(self) -> list[str]:
+        return list(self.agent.cfg.pipelines)
+
+    def _need_file(self) -> Path:
+        if self.config_path is None:
+            raise CommandError("refused", "the agent was started without a config file")
+        return self.config_path
+
+    def reload(self) -> None:
+        from edge_agent.config import load_config
+
+        self._apply(load_config(self._need_file()))
+
+    def apply_config_patch(self, patch: dict[str, Any]) -> dict[str, Any]:
+        return apply_config_patch(self._need_file(), patch, self._apply)
+
+    def _apply(self, new: AgentConfig) -> dict[str, Any]:
+        """Restart what changed; device and mqtt stay as they are (a `set` may not change them)."""
+        with self._lock:
+            old = self.agent.cfg
+            changed = [n for n, p in new.pipelines.items() if old.pipelines.get(n) != p]
+            removed = [n for n in old.pipelines if n not in new.pipelines]
+            for name in removed:
+                self.stop_pipeline(name)
+                self.agent.pipelines.pop(name, None)
+            self.agent.cfg = old.model_copy(
+                update={k: getattr(new, k) for k in new.model_fields_set if k not in ("device", "mqtt")}
+            )
+            self.agent.cfg.pipelines = dict(new.pipelines)
+            for name in changed:
+                if new.pipelines[name].enabled:
+                    self._restart(name, new.pipelines[name])
+                else:
+                    self.stop_pipeline(name)
+            return {"restarted": changed, "removed": removed}
+
+    def _restart(self, name: str, pcfg: PipelineConfig) -> None:
+        from edge_agent.pipeline.runner import Pipeline
+
+        with self._lock:
+            old = self.agent.pipelines.get(name)
+            if old is not None and old.state in ("running", "loading"):
+                old.stop(timeout=1.5)
+            pipe = Pipeline(name, pcfg, self.agent.outbox.put, profile=self.agent.profile)
+            self.agent.pipelines[name] = pipe
+            pipe.start()  # raises EdgeAgentError when the model or source cannot be opened
+
+    def start_pipeline(self, name: str) -> None:
+        pipe = self.agent.pipelines.get(name)
+        if pipe is not None and pipe.state == "running":
+            return
+        self._restart(name, self.agent.cfg.pipelines[name])
+
+    def stop_pipeline(self, name: str) -> None:
+        pipe = self.agent.pipelines.get(name)
+        if pipe is not None and pipe.state in ("running", "loading"):
+            pipe.stop(timeout=1.5)
+
+    def snapshot(self, name: str) -> bytes | None:
+        if not self.agent.cfg.pipelines[name].publish.include_frame:
+            return None
+        frame = getattr(self.agent.pipelines.get(name), "last_frame", None)
+        if frame is None:
+            raise CommandError("refused", f"pipeline {name!r} has no frame to show yet")
+        import cv2
+
+        ok, jpeg = cv2.imencode(".jpg", frame.data if hasattr(frame, "data") else frame)
+        if not ok:
+            raise CommandError("failed", "JPEG encoding failed")
+        return bytes(jpeg)
+
+    def update_model(self, pipeline: str, bundle_dir: Path) -> None:
+        with self._lock:
+            pcfg = self.agent.cfg.pipelines[pipeline]
+            new = pcfg.model_copy(
+                update={"model": pcfg.model.model_copy(update={"path": bundle_dir, "id": None})}
+            )
+            self.agent.cfg.pipelines[pipeline] = new
+            self._restart(pipeline, new)
+
+
+class DeviceFleet:
+    """Creates and attaches the fleet features of one agent."""
+
+    def __init__(
+        self, agent: Agent, config_path: Path | None = None, settings: FleetDeviceConfig | None = None
+    ) -> None:
+        from edge_agent import __version__
+        from edge_agent.bundle.verify import load_public_key
+        from edge_agent.update import UpdatePolicy, UpdateService
+
+        self.agent = agent
+        self.settings = settings or getattr(agent.cfg, "fleet", None) or FleetDeviceConfig()
+        self.prefix = agent.cfg.mqtt.prefix
+        self.bridge = AgentBridge(agent, config_path)
+        s = self.settings
+        verifier = None
+        if s.commands.trusted_keys or s.commands.require_signed:
+            keys = [load_public_key(k) for k in s.commands.trusted_keys]
+            verifier = CommandVerifier(
+                keys, required=s.commands.require_signed, max_skew_s=s.commands.max_skew_s
+            )
+        self.updates: UpdateService | None = None
+        if s.updates.enabled:
+            policy = UpdatePolicy(
+                health_window_s=s.updates.health_window_s,
+                max_failures=s.updates.max_failures,
+                latency_budget_ms=s.updates.latency_budget_ms,
+                require_golden=s.updates.require_golden,
+            )
+            self.updates = UpdateService(
+                self.bridge,
+                agent.cfg.device.state_dir,
+                agent.device,
+                model_config=lambda p: agent.cfg.pipelines[p].model,
+                report=self._report_update,
+                profile=agent.profile,
+                policy=policy,
+            )
+        self.handler = CommandHandler(
+            self.bridge, agent.device, self.prefix, verifier=verifier, updates=self.updates
+        )
+        self.server = CommandServer(agent.publisher.client, self.handler)
+        self.version = __version__
+        self.metrics: Any = None
+
+    def _publish(self, topic: str, body: dict[str, Any] | bytes, *, retain: bool = False) -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        self.agent.publisher.publish(topic, payload, qos=1, retain=retain)
+
+    def _report_update(self, msg: dict[str, Any]) -> None:
+        self._publish(f"{self.prefix}/{self.agent.device}/update", msg)
+
+    def attach(self) -> None:
+        """Call before agent.publisher.start(): subscriptions are made on every connect."""
+        if self.settings.commands.enabled:
+            self.server.start()
+            self.agent.publisher.subscribe(self.handler.subscription, self.server.on_message)
+        ha = self.settings.home_assistant
+        if ha.enabled:
+            from edge_agent.ha.discovery import DiscoveryAnnouncer, info_from_config
+
+            announcer = DiscoveryAnnouncer(
+                lambda t, p, r: self._publish(t, p, retain=r),
+                self.agent.device,
+                lambda: [info_from_config(n, p) for n, p in self.agent.cfg.pipelines.items()],
+                prefix=self.prefix,
+                version=self.version,
+                discovery_prefix=ha.discovery_prefix,
+            )
+            self.agent.publisher.subscribe(
+                announcer.status_topic, lambda m: announcer.on_ha_status(bytes(m.payload))
+            )
+            self.agent.publisher.on_connected(announcer.announce)
+        if self.settings.metrics.port is not None:
+            from edge_agent.metrics.exporter import MetricsServer
+
+            self.metrics = MetricsServer(self.agent, self.settings.metrics.host, self.settings.metrics.port)
+            self.metrics.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.metrics is not None:
+            self.metrics.stop()

@@ -1,0 +1,1 @@
+"""Prometheus /metrics on the device (optional: prometheus-client, in the `metrics` extra)."""
