@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__
-from edge_agent.config.models import AgentConfig
+from edge_agent.commands.agent_side import DeviceFleet
+from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline.runner import Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.update.service import resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,9 @@ log = logging.getLogger(__name__)
 class Agent:
     """Everything one `edge-agent run` process does."""
 
-    def __init__(self, cfg: AgentConfig) -> None:
+    def __init__(self, cfg: AgentConfig, config_path: Path | None = None) -> None:
         self.cfg = cfg
+        self.config_path = config_path  # lets the `reload` and `set` commands re-read / patch the file
         self.device = cfg.device.id
         self.started = time.time()
         self.profile: HardwareProfile | None = (
@@ -47,6 +50,7 @@ class Agent:
         self.pipelines: dict[str, Pipeline] = {}
         self._stop = threading.Event()
         self._stats_thread = threading.Thread(target=self._stats_loop, name="stats", daemon=True)
+        self.fleet: DeviceFleet | None = None  # commands, model updates, HA discovery, /metrics
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -56,7 +60,8 @@ class Agent:
         self.outbox.start(
             lambda topic, payload: self.publisher.publish(topic, payload, qos=1), self._can_send
         )
-        for name, pcfg in self.cfg.pipelines.items():
+        for name, configured in list(self.cfg.pipelines.items()):
+            pcfg = self._installed_bundle(name, configured)
             pipe = Pipeline(name, pcfg, self.outbox.put, profile=self.profile)
             self.pipelines[name] = pipe
             if not pcfg.enabled:
@@ -65,8 +70,20 @@ class Agent:
                 pipe.start()
             except EdgeAgentError as exc:
                 log.error("pipeline %s not started: %s", name, exc)
+        self.fleet = DeviceFleet(self, self.config_path)
+        self.fleet.attach()
         self.publisher.start()
         self._stats_thread.start()
+
+    def _installed_bundle(self, name: str, pcfg: PipelineConfig) -> PipelineConfig:
+        """A bundle installed by a remote update (<state_dir>/bundles/<name>/current) wins over the config."""
+        path = resolve_model_path(self.cfg.device.state_dir, name, pcfg.model.path)
+        if path == pcfg.model.path:
+            return pcfg
+        log.info("pipeline %s: running the installed bundle %s", name, path.resolve())
+        pcfg = pcfg.model_copy(update={"model": pcfg.model.model_copy(update={"path": path, "id": None})})
+        self.cfg.pipelines[name] = pcfg
+        return pcfg
 
     def _can_send(self) -> bool:
         return self.publisher.connected
@@ -87,6 +104,8 @@ class Agent:
     def stop(self, drain_s: float = 2.0) -> None:
         """Graceful stop within about drain_s + 2 s."""
         self._stop.set()
+        if self.fleet is not None:
+            self.fleet.stop()
         for pipe in self.pipelines.values():
             pipe.stop(timeout=1.5)
         self.outbox.close(drain_s=drain_s if self.publisher.connected else 0.0)
@@ -123,4 +142,6 @@ class Agent:
         while not self._stop.wait(self.cfg.stats_interval_s):
             if self.publisher.connected:
                 body = {"ts": round(time.time(), 3), **self.status()}
+                if self.fleet is not None:
+                    body.update(self.fleet.stats())
                 self.publisher.publish(topic, json.dumps(body, separators=(",", ":")).encode(), qos=0)

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from edge_agent.config import load_config
@@ -48,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.verbose == 0:
         setup_logging(0, cfg.log_level)
     limit_malloc_arenas()
-    agent = Agent(cfg)
+    agent = Agent(cfg, config_path=Path(args.config))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -20,6 +20,8 @@ from edge_agent.commands.settings import FleetDeviceConfig
 from edge_agent.commands.signing import CommandVerifier
 from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import CommandError
+from edge_agent.stats.report import StatsReporter
+from edge_agent.stats.system import SystemReader
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
@@ -163,6 +165,22 @@ class DeviceFleet:
         self.server = CommandServer(agent.publisher.client, self.handler)
         self.version = __version__
         self.metrics: Any = None
+        thermal = agent.profile.thermal if agent.profile is not None else None
+        reader = SystemReader(
+            temperature_paths=thermal.temperature_paths if thermal else (),
+            throttle_paths=thermal.throttle_paths if thermal else (),
+        )
+        self.reporter = StatsReporter(
+            agent.device,
+            reader,
+            lambda: {n: p.snapshot() for n, p in list(agent.pipelines.items())},
+            watts_per_busy_core=agent.profile.watts_per_busy_core if agent.profile is not None else 2.0,
+            outbox_depth=lambda: int(agent.outbox.depth),
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """The periodic stats payload: system health, per-pipeline fps/latency/skips, per-result CPU."""
+        return self.reporter.build()
 
     def _publish(self, topic: str, body: dict[str, Any] | bytes, *, retain: bool = False) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()

@@ -82,3 +82,56 @@ def make_bundle(
 def archive(bundle_dir: Path) -> tuple[Path, str]:
     out = pack(bundle_dir, bundle_dir.with_name(bundle_dir.name + ".bundle.tgz"))
     return out, hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def bundle_from_model(
+    root: Path,
+    model: Path,
+    key: Ed25519PrivateKey,
+    *,
+    name: str,
+    version: str,
+    preprocess: dict[str, object] | None = None,
+    postprocess: dict[str, object] | None = None,
+) -> Path:
+    """Wrap a real ONNX model into a signed bundle; golden outputs are this machine's ORT outputs."""
+    import shutil
+
+    import onnxruntime as ort
+
+    root.mkdir(parents=True)
+    shutil.copy(model, root / "model.onnx")
+    sess = ort.InferenceSession(str(root / "model.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for i in sess.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in i.shape]
+        feeds[i.name] = rng.random(shape, dtype=np.float32)
+    outs = sess.run(None, feeds)
+    np.savez(root / "golden_in.npz", **feeds)
+    np.savez(root / "golden_out.npz", **{o.name: v for o, v in zip(sess.get_outputs(), outs, strict=True)})
+
+    def spec(t: object, value_shape: list[int]) -> dict[str, object]:
+        return {"name": t.name, "dtype": "float32", "shape": value_shape}  # type: ignore[attr-defined]
+
+    manifest = {
+        "schema_version": 1,
+        "name": name,
+        "version": version,
+        "task": "classification",
+        "created": "2026-11-22T00:00:00Z",
+        "exporter_version": "test",
+        "target": "generic-x86",
+        "model": "model.onnx",
+        "inputs": [spec(i, list(feeds[i.name].shape)) for i in sess.get_inputs()],
+        "outputs": [spec(o, list(v.shape)) for o, v in zip(sess.get_outputs(), outs, strict=True)],
+        "files": [_entry(root, f) for f in ("model.onnx", "golden_in.npz", "golden_out.npz")],
+        "golden": [{"inputs": "golden_in.npz", "outputs": "golden_out.npz", "atol": 1e-4, "rtol": 1e-4}],
+    }
+    if preprocess is not None:
+        manifest["preprocess"] = preprocess
+    if postprocess is not None:
+        manifest["postprocess"] = postprocess
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    sign_bundle(root, key)
+    return root
