@@ -63,5 +63,6 @@ def diagnose(
             "set device.hardware_profile in the config (see hardware/*.yaml); the CPU EP is used meanwhile",
         )
         return report
+    report.jit = chosen.jit
     check_machine(report, chosen, facts, base, required)
     return report

@@ -27,6 +27,7 @@ class Report:
     profile: str | None
     profile_reasons: list[str]
     findings: list[Finding] = field(default_factory=list)
+    jit: bool = False  # the profile's EP needs MemoryDenyWriteExecute=no (read by the .deb's postinst)
 
     def add(self, level: Level, topic: str, message: str, fix: str | None = None) -> None:
         self.findings.append(Finding(level, topic, message, fix))
@@ -41,6 +42,7 @@ class Report:
                 "ok": not self.blocked,
                 "profile": self.profile,
                 "profile_reasons": self.profile_reasons,
+                "jit": self.jit,
                 "facts": self.facts.to_dict(),
                 "findings": [
                     {"level": f.level, "topic": f.topic, "message": f.message, "fix": f.fix}
