@@ -37,16 +37,35 @@ def check_broker(report: Report, host: str, port: int, timeout: float) -> None:
     report.add("ok", "broker", f"{host}:{port} accepts TCP connections ({ms:.0f} ms)")
 
 
+CREDENTIAL_SOURCE = "/etc/edge-agent/credentials"
+
+
+def _locate(root: Root, path: Path) -> tuple[Path, str]:
+    """Where a TLS file named in the config really is, as the service will see it.
+
+    A bare name or a /run/credentials/... path is a systemd credential: inside the service it is in
+    $CREDENTIALS_DIRECTORY; from a shell, doctor checks the file LoadCredential= reads it from.
+    """
+    if not path.is_absolute() or (path.parts[1:2] == ("run",) and "credentials" in path.parts):
+        found = credential_path(path.name)
+        if found is not None:
+            return found, str(found)
+        if path.is_absolute() and path.is_file():
+            return path, str(path)
+        source = f"{CREDENTIAL_SOURCE}/{path.name}"
+        return root.path(source), f"{path} (from {source})"
+    return root.path(path), str(path)
+
+
 def _tls_file(report: Report, root: Root, key: str, path: Path) -> None:
-    cred = credential_path(path.name) if not path.is_absolute() else None
-    real = cred or root.path(path)
-    shown = str(cred or path)
-    if not real.is_file():
+    real, shown = _locate(root, path)
+    if not real.is_file() or real.stat().st_size == 0:
         report.add(
             "error",
             "tls",
-            f"mqtt.tls.{key} {shown} does not exist",
-            "copy the file there, or hand it over with LoadCredential= and give its bare name",
+            f"mqtt.tls.{key} {shown} does not exist or is empty",
+            "copy the PEM file there (keys: into /etc/edge-agent/credentials/, 0600 root, and name "
+            "/run/credentials/edge-agent.service/<file> in the config)",
         )
         return
     if not os.access(real, os.R_OK):
@@ -54,11 +73,10 @@ def _tls_file(report: Report, root: Root, key: str, path: Path) -> None:
             "error",
             "tls",
             f"mqtt.tls.{key} {shown} is not readable by this user",
-            f"chgrp edge-agent {shown} && chmod 0640 {shown} (or use LoadCredential=)",
+            f"chgrp edge-agent {shown} && chmod 0640 {shown}, or pass it with LoadCredential=",
         )
         return
-    head = real.read_bytes()[:4096]
-    if b"-----BEGIN" not in head:
+    if b"-----BEGIN" not in real.read_bytes()[:4096]:
         report.add(
             "warn", "tls", f"mqtt.tls.{key} {shown} is not PEM", "convert it: openssl x509 -outform PEM"
         )
@@ -77,7 +95,8 @@ def check_tls_and_secrets(report: Report, cfg: AgentConfig, root: Root) -> None:
             report.add(
                 "warn", "tls", "TLS is configured on port 1883", "brokers serve TLS on 8883 by default"
             )
-    if mqtt.username and read_secret("mqtt-password", mqtt.password_env) is None:
+    # An empty secret is none: the unit's SetCredential= default for an absent file is empty.
+    if mqtt.username and not read_secret("mqtt-password", mqtt.password_env):
         report.add(
             "warn",
             "credentials",

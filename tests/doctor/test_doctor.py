@@ -142,8 +142,11 @@ def test_missing_camera_and_tls_files_block(tmp_path: Path, listening_port: int)
     tls_msgs = [(f.level, f.message) for f in report.findings if f.topic == "tls"]
     assert tls_msgs == [
         ("ok", "mqtt.tls.ca_file /etc/edge-agent/ca.pem is readable PEM"),
-        ("error", "mqtt.tls.cert_file /etc/edge-agent/dev.pem does not exist"),
-        ("error", "mqtt.tls.key_file dev.key does not exist"),
+        ("error", "mqtt.tls.cert_file /etc/edge-agent/dev.pem does not exist or is empty"),
+        (
+            "error",
+            "mqtt.tls.key_file dev.key (from /etc/edge-agent/credentials/dev.key) does not exist or is empty",
+        ),
     ]
     cams = [f.message for f in report.findings if f.topic == "cameras" and f.level == "error"]
     assert cams == ["pipelines.door.source.path /dev/video7 is absent"]
@@ -172,6 +175,15 @@ def test_tls_key_from_systemd_credentials(
     report = diagnose(root, _config(tmp_path, listening_port, tls), providers=CPU_ONLY)
     assert [f.level for f in report.findings if f.topic in ("tls", "credentials")] == ["ok", "ok", "ok"]
     assert not report.blocked
+    # From a shell (no $CREDENTIALS_DIRECTORY) the LoadCredential= source file is what counts.
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    fake_trees.write(root, "/etc/edge-agent/credentials/client.key", (creds / "dev.key").read_text())
+    unit_path = ", tls: {ca_file: /etc/edge-agent/ca.pem, cert_file: /etc/edge-agent/dev.pem, key_file: "
+    unit_path += "/run/credentials/edge-agent.service/client.key}"
+    report = diagnose(root, _config(tmp_path, listening_port, unit_path), providers=CPU_ONLY)
+    key = [f for f in report.findings if f.topic == "tls"][-1]
+    assert key.level == "ok"
+    assert "from /etc/edge-agent/credentials/client.key" in key.message
     (creds / "mqtt-password").unlink()
     monkeypatch.delenv("EDGE_AGENT_MQTT_PASSWORD", raising=False)
     report = diagnose(root, _config(tmp_path, listening_port, tls), providers=CPU_ONLY)
