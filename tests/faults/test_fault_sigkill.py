@@ -35,6 +35,7 @@ def committed_seq(state: Path, pipeline: str = "fast") -> int:
 def test_sigkill_mid_stream_then_restart_delivers_everything_committed(
     tmp_path: Path,
     mosquitto: LocalBroker,
+    *,
     fast_config: Any,
     agent_process: Any,
     persistent_subscriber: Any,
