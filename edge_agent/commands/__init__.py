@@ -1,17 +1,7 @@
-"""Commands on `<prefix>/<device>/cmd/<verb>`: parsing, validation, optional signatures, dispatch, replies."""
+"""Commands on `<prefix>/<device>/cmd/<verb>`: parsing, validation, optional signatures, dispatch, replies.
 
-from edge_agent.commands.control import AgentControl, UpdateService
-from edge_agent.commands.handler import ERROR_CODES, CommandHandler, RequestMeta
-from edge_agent.commands.schema import VERBS
-from edge_agent.commands.signing import CommandVerifier, sign_command
-
-__all__ = [
-    "ERROR_CODES",
-    "VERBS",
-    "AgentControl",
-    "CommandHandler",
-    "CommandVerifier",
-    "RequestMeta",
-    "UpdateService",
-    "sign_command",
-]
+Modules: control (the AgentControl protocol), schema (verbs and arguments), handler (CommandHandler),
+signing (ed25519-signed commands), mqtt (CommandServer), config_patch (`set`), settings (the `fleet:`
+config block), agent_side (wiring to a running Agent). Nothing is imported here, so the config schema
+can import `settings` without pulling in the rest.
+"""

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge_agent.commands.settings import FleetDeviceConfig
+
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -289,6 +291,10 @@ class AgentConfig(Strict):
         description="Pipelines by name; the name is a topic level."
     )
     stats_interval_s: float = Field(default=30.0, ge=1, description="How often stats are published.")
+    fleet: FleetDeviceConfig = Field(
+        default_factory=FleetDeviceConfig,
+        description="Commands, model updates, Home Assistant discovery and /metrics (docs/fleet.md).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
 
     @field_validator("pipelines")

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from memory_control import MemoryControl
 
-from edge_agent.commands import ERROR_CODES, VERBS, CommandHandler
+from edge_agent.commands.handler import ERROR_CODES, CommandHandler
 from edge_agent.commands.mqtt import CommandServer
+from edge_agent.commands.schema import VERBS
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from memory_control import MemoryControl
 
-from edge_agent.commands import ERROR_CODES, CommandHandler
+from edge_agent.commands.handler import ERROR_CODES, CommandHandler
 
 
 def call(h: CommandHandler, verb: str, body: Any = None, raw: bytes | None = None) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from memory_control import MemoryControl
 
-from edge_agent.commands import CommandHandler, CommandVerifier, sign_command
+from edge_agent.commands.handler import CommandHandler
+from edge_agent.commands.signing import CommandVerifier, sign_command
 
 NOW = 1_800_000_000.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.cli.main import main
-from edge_agent.commands import CommandHandler
+from edge_agent.commands.handler import CommandHandler
 from edge_agent.commands.mqtt import CommandServer
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect

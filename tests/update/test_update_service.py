@@ -15,7 +15,7 @@ from bundle_factory import archive, make_bundle
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from model_control import ModelControl
 
-from edge_agent.commands import CommandHandler
+from edge_agent.commands.handler import CommandHandler
 from edge_agent.update import Slots, UpdatePolicy, UpdateService, resolve_model_path
 
 

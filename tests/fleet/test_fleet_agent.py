@@ -1,0 +1,142 @@
+"""The fleet side on a real Agent (real model, real video, real Mosquitto): commands, `set` with the
+config file, and `fleet deploy` of a good bundle, then of a bad one that rolls back by itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge_agent.agent import Agent
+from edge_agent.bundle.sign import public_pem
+from edge_agent.config import load_config
+from edge_agent.demo.broker import LocalBroker
+from edge_agent.fleet.client import BrokerOptions, connect, disconnect
+from edge_agent.fleet.deploy import deploy
+from edge_agent.fleet.send import Requester
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "update"))
+from bundle_factory import bundle_from_model, make_bundle
+
+LABELS = ["upright", "rotated_90_cw", "rotated_180", "rotated_270_cw"]
+PRE = {"resize": "letterbox", "pad_value": 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, mosquitto: LocalBroker, orinet_path: Path, demo_video: Any, device_id: str) -> Any:
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "release.pub").write_bytes(public_pem(key.public_key()))
+    cfg = {
+        "device": {"id": device_id, "state_dir": str(tmp_path / "state")},
+        "mqtt": {"host": "127.0.0.1", "port": mosquitto.port},
+        "outbox": {"commit_interval_ms": 20},
+        "stats_interval_s": 1,
+        "fleet": {"updates": {"health_window_s": 1.0}},
+        "pipelines": {
+            "orient": {
+                "source": {"kind": "video", "path": str(demo_video[0]), "loop": True, "fps": 20},
+                "model": {"path": str(orinet_path), "trusted_keys": ["release.pub"]},
+                "preprocess": PRE,
+                "postprocess": {"kind": "classification", "labels": LABELS, "top_k": 2},
+            }
+        },
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, key
+
+
+def test_commands_and_deploys_on_a_running_agent(
+    setup: Any, tmp_path: Path, mosquitto: LocalBroker, orinet_path: Path, device_id: str
+) -> None:
+    cfg_path, key = setup
+    agent = Agent(load_config(cfg_path), config_path=cfg_path)
+    agent.start()
+    client = connect(BrokerOptions(port=mosquitto.port), role="fleet")
+    try:
+        assert agent.publisher.wait_connected(10)
+        req = Requester(client)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert req.request(device_id, "ping", timeout=1)["ok"]
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+        _commands(req, agent, device_id, cfg_path)
+        _deploys(client, agent, key, tmp_path, orinet_path)
+    finally:
+        disconnect(client)
+        agent.stop(drain_s=0.5)
+
+    again = Agent(load_config(cfg_path), config_path=cfg_path)  # a restart runs the installed bundle
+    again.start()
+    try:
+        assert again.pipelines["orient"].model is not None
+        assert again.pipelines["orient"].model.model_id == "orinet@2.0"
+    finally:
+        again.stop(drain_s=0)
+
+
+def _commands(req: Requester, agent: Agent, device_id: str, cfg_path: Path) -> None:
+    status = req.request(device_id, "status")["result"]
+    assert status["pipelines"]["orient"]["state"] == "running"
+    assert req.request(device_id, "snapshot", {"pipeline": "orient"})["error"] == "refused"
+    assert req.request(device_id, "stop", {"pipeline": "orient"})["ok"]
+    assert agent.pipelines["orient"].state == "stopped"
+    assert req.request(device_id, "start", {"pipeline": "orient"})["ok"]
+    assert agent.pipelines["orient"].state == "running"
+
+    r = req.request(device_id, "set", {"patch": {"stats_interval_s": 2}})
+    assert r["ok"], r
+    assert yaml.safe_load(cfg_path.read_text())["stats_interval_s"] == 2
+    assert agent.cfg.stats_interval_s == 2
+    bad = req.request(device_id, "set", {"patch": {"pipelines": {"orient": {"source": {"fps": -1}}}}})
+    assert bad["error"] == "invalid_args"
+    assert "fps" in bad["reason"]
+    stats = json.loads(json.dumps(agent.fleet.stats() if agent.fleet else {}))
+    assert stats["pipelines"]["orient"]["state"] == "running"
+    assert stats["rss_bytes"] > 0
+
+
+def _deploys(client: Any, agent: Agent, key: Ed25519PrivateKey, tmp_path: Path, orinet_path: Path) -> None:
+    device_id = agent.device
+    good = bundle_from_model(
+        tmp_path / "b2",
+        orinet_path,
+        key,
+        name="orinet",
+        version="2.0",
+        preprocess=PRE,
+        postprocess={"kind": "classification", "labels": LABELS},
+    )
+    [outcome] = deploy(client, good, [device_id], "orient", timeout=60)
+    assert (outcome.ok, outcome.state) == (True, "ok"), outcome
+    assert agent.pipelines["orient"].model is not None
+    assert agent.pipelines["orient"].model.model_id == "orinet@2.0"
+
+    # a signed, self-consistent bundle that this pipeline cannot run: rolled back by itself
+    wrong = make_bundle(tmp_path / "b3", key, version="3.0")
+    [outcome] = deploy(client, wrong, [device_id], "orient", timeout=60, chunk_size=512)
+    assert (outcome.ok, outcome.state, outcome.step) == (False, "rolled_back", "apply"), outcome
+    assert agent.pipelines["orient"].state == "running"
+    assert agent.pipelines["orient"].model is not None
+    assert agent.pipelines["orient"].model.model_id == "orinet@2.0"
+
+    stranger = bundle_from_model(
+        tmp_path / "b4",
+        orinet_path,
+        Ed25519PrivateKey.generate(),
+        name="orinet",
+        version="4.0",
+        preprocess=PRE,
+    )
+    [outcome] = deploy(client, stranger, [device_id], "orient", timeout=60)
+    assert (outcome.state, outcome.step) == ("failed", "verify")
