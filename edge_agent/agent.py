@@ -127,6 +127,8 @@ class Agent:
             "device": self.device,
             "version": __version__,
             "uptime_s": round(time.time() - self.started, 1),
+            # degraded: results are not being stored durably (disk full/failing); see outbox.degraded
+            "state": "degraded" if self.outbox.stats.degraded else "ok",
             "mqtt": {
                 "connected": self.publisher.connected,
                 "last_error": self.publisher.stats.last_error,

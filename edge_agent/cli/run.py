@@ -44,6 +44,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 def handle(args: argparse.Namespace) -> int:
     from edge_agent.agent import Agent
     from edge_agent.cli.main import setup_logging
+    from edge_agent.service.watchdog import ServiceLoop
 
     cfg = load_config(args.config)
     if args.verbose == 0:
@@ -59,16 +60,21 @@ def handle(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     agent.start()
+    service = ServiceLoop(agent)  # systemd: READY=1, WATCHDOG=1 on proven progress, STATUS=
     if not agent.running_pipelines:
         log.error("no pipeline could start; see the errors above")
+        service.stopping()
         agent.stop(drain_s=0)
         return 1
+    service.ready()
     if args.until_done:
-        while not stop.is_set() and not agent.wait_finished(timeout=0.2):
-            pass
+        while not stop.is_set() and not agent.wait_finished(timeout=service.period):
+            service.tick()
         while not stop.is_set() and agent.outbox.depth > 0 and agent.publisher.connected:
             stop.wait(0.1)
     else:
-        stop.wait()
+        while not stop.wait(service.period):
+            service.tick()
+    service.stopping()
     agent.stop(drain_s=args.drain_s)
     return 0

@@ -79,6 +79,9 @@ class Pipeline:
         self.first_result_at: float | None = None
         self.started_at = 0.0
         self.finished = threading.Event()
+        # Heartbeat per thread (prep, infer), refreshed on every queue wait: the systemd watchdog
+        # (edge_agent/service/watchdog.py) stops pinging when one goes stale inside a stage.
+        self.beats: dict[str, float] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=cfg.source.queue)
         self._ready: queue.Queue[object] = queue.Queue(maxsize=1)
         self._capture: Capture | None = None
@@ -144,9 +147,15 @@ class Pipeline:
             self.state = "stopped"
 
     # -- the prep and infer threads -------------------------------------------------------------
+    @property
+    def beat(self) -> float:
+        """The oldest heartbeat of the prep and infer threads (monotonic seconds)."""
+        return min(list(self.beats.values()), default=time.monotonic())
+
     def _get(self, q: queue.Queue[object]) -> object:
         """Next item, or END once stop was asked and nothing is pending."""
         while True:
+            self.beats[threading.current_thread().name] = time.monotonic()
             try:
                 return q.get(timeout=0.2)
             except queue.Empty:
@@ -155,6 +164,7 @@ class Pipeline:
 
     def _hand_over(self, item: object) -> None:
         while True:
+            self.beats[threading.current_thread().name] = time.monotonic()
             try:
                 self._ready.put(item, timeout=0.2)
                 return
@@ -180,6 +190,7 @@ class Pipeline:
             except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
                 self._failed(item, exc)
         self._hand_over(END)
+        self.beats.pop(threading.current_thread().name, None)
 
     def _work(self) -> None:
         assert self.model is not None
@@ -193,6 +204,7 @@ class Pipeline:
                 self._infer(item, input_name)
             except Exception as exc:  # same: count, log, carry on with the next frame
                 self._failed(item.frame, exc)
+        self.beats.pop(threading.current_thread().name, None)
         if self.state == "running":
             self.state = "finished" if not self._stop.is_set() else "stopped"
         self.finished.set()

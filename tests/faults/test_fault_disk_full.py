@@ -65,7 +65,7 @@ def test_disk_full_degrades_without_crash_or_loss(
     try:
         assert wait(lambda: agent.outbox.stats.committed > 500, 20), agent.status()
         ballast = fill(small_disk, leave=16 * 1024)
-        assert wait(lambda: agent.status()["outbox"]["degraded"], 30), agent.status()
+        assert wait(lambda: agent.status()["state"] == "degraded", 30), agent.status()
         degraded = agent.status()
         committed = agent.outbox.stats.last_seq["fast"]
         frames = agent.pipelines["fast"].frames
