@@ -2,8 +2,9 @@
 
 Runs the real exporter (the same code as `edge-export build`) on MiniLM (dynamic int8) and
 MobileNetV2 (static QDQ int8 with the ladder), single-threaded ORT, and prints a table; saves a
-plot to benchmarks/out/export.png. MobileNetV2 is exported with a loose budget (--max-drop 1) so the
-best rung is bundled and measured; its gate at the real 97 % budget is what the tests check.
+plot to benchmarks/out/export.png. MobileNetV2 is exported with no accuracy budget (max_drop 1), so
+its row is the target recipe's variant at whatever agreement it reaches: at the real 97 % budget the
+gate fails on this CPU (see docs/exporter.md), which the tests assert.
 
     .venv/bin/python benchmarks/export.py            # needs scripts/install-test-models.sh
 """
@@ -79,13 +80,14 @@ def main() -> int:
             )
         )
         rows.append(_row("MobileNetV2", mnv2, time.perf_counter() - t0))
-    head = f"{'model':<18} {'variant':<11} {'fp32 MB':>8} {'q MB':>7} {'fp32 ms':>8} {'q ms':>7} {'speedup':>8}  metric"
+    cols = ("model", "variant", "fp32 MB", "q MB", "fp32 ms", "q ms", "speedup")
+    head = f"{cols[0]:<18} {cols[1]:<11} " + " ".join(f"{c:>8}" for c in cols[2:]) + "  metric"
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
-            f"{r['model']:<18} {r['variant']:<11} {r['fp32_mb']:>8.1f} {r['q_mb']:>7.1f} {r['fp32_ms']:>8.2f} "
-            f"{r['q_ms']:>7.2f} {r['speedup']:>7.2f}x  {r['metric']} {r['value']:.4f}  "
+            f"{r['model']:<18} {r['variant']:<11} {r['fp32_mb']:>8.1f} {r['q_mb']:>8.1f} "
+            f"{r['fp32_ms']:>8.2f} {r['q_ms']:>8.2f} {r['speedup']:>7.2f}x  {r['metric']} {r['value']:.4f}  "
             f"(export {r['total_s']:.0f} s)"
         )
     import matplotlib

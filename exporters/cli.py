@@ -20,7 +20,7 @@ from edge_agent.bundle.sign import load_private_key, sign_bundle, write_keypair
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EdgeAgentError
 from exporters import __version__
-from exporters.errors import ExportError, GateFailed, UsageError
+from exporters.errors import ExportError, GateFailedError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     try:
         result = export_model(opts)
-    except GateFailed as exc:
+    except GateFailedError as exc:
         _emit(exc.report, args.json)
         raise
     out = {

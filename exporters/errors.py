@@ -28,7 +28,7 @@ class DataError(ExportError):
     """Calibration or held-out data that cannot be read or does not fit the model's inputs."""
 
 
-class GateFailed(ExportError):
+class GateFailedError(ExportError):
     """The accuracy gate was missed on every rung of the fallback ladder; no bundle was written.
 
     `report` holds every rung tried with its metric, so the failure can be read, not guessed.

@@ -97,9 +97,9 @@ def climb(
     start: QuantSpec,
     calib: list[Feed],
     evaluate: Evaluate,
+    *,
     max_drop: float,
     workdir: Path,
-    *,
     ladder: bool = True,
     progress: bool = True,
 ) -> LadderResult:

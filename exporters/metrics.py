@@ -97,4 +97,4 @@ def label_agreement(expected: np.ndarray, outs: Outputs) -> dict[str, Any]:
     got = np.concatenate([o[name].reshape(-1) for o in outs])
     exp = expected.reshape(-1)
     same = got.astype(str) == exp.astype(str)
-    return {"metric": "label_agreement", "value": float(same.mean()), "output": name, "n": int(len(exp))}
+    return {"metric": "label_agreement", "value": float(same.mean()), "output": name, "n": len(exp)}

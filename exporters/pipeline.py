@@ -1,13 +1,12 @@
 """One export, end to end: load → prepare → data → gate + ladder → measure → bundle (→ sign, pack).
 
 `export_model(ExportOptions(...))` is the Python API; the CLI only fills ExportOptions. A missed
-accuracy budget raises GateFailed carrying the full report, and no bundle is written.
+accuracy budget raises GateFailedError carrying the full report, and no bundle is written.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from edge_agent.config.models import (
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
-from exporters.errors import GateFailed, UsageError
+from exporters.errors import GateFailedError, UsageError
 from exporters.ladder import LadderResult, climb
 from exporters.measure import measure
 from exporters.metrics import DEFAULT_MAX_DROP, compare, label_agreement, run, session
@@ -144,6 +143,7 @@ def _gate(
     opts: ExportOptions,
     loaded: Loaded,
     spec: QuantSpec,
+    *,
     fp32: Path,
     calib: list[Feed],
     held: list[Feed],
@@ -157,7 +157,7 @@ def _gate(
         gate["conversion"] = conv
         if 1.0 - conv["value"] > max_drop + 1e-12:
             gate["passed"] = False
-            raise GateFailed(
+            raise GateFailedError(
                 f"the ONNX conversion changes predictions: {conv['metric']} {conv['value']:.4f}",
                 {"gate": gate},
             )
@@ -172,7 +172,16 @@ def _gate(
     def evaluate(path: Path) -> dict[str, Any]:
         return compare(loaded.task, ref, run(path, held), loaded.head)
 
-    result = climb(fp32, spec, calib, evaluate, max_drop, work, ladder=opts.ladder, progress=opts.progress)
+    result = climb(
+        fp32,
+        spec,
+        calib,
+        evaluate,
+        max_drop=max_drop,
+        workdir=work,
+        ladder=opts.ladder,
+        progress=opts.progress,
+    )
     gate["rungs"] = [r.report() for r in result.rungs]
     best = result.best
     gate.update(
@@ -182,7 +191,7 @@ def _gate(
     )
     if not result.passed or best is None or best.path is None:
         got = f"best {best.value:.4f}" if best and best.value is not None else "no variant ran"
-        raise GateFailed(
+        raise GateFailedError(
             f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
             f"needed >= {1 - max_drop:.4f}; no bundle written",
             {"gate": gate},
@@ -191,7 +200,7 @@ def _gate(
 
 
 def export_model(opts: ExportOptions) -> ExportResult:
-    """Run the whole export; raise GateFailed (with the report) when the budget is missed."""
+    """Run the whole export; raise GateFailedError (with the report) when the budget is missed."""
     t0 = time.perf_counter()
     profile: HardwareProfile = load_profile(opts.target)
     key = load_private_key(opts.key) if opts.key else None
@@ -217,60 +226,22 @@ def export_model(opts: ExportOptions) -> ExportResult:
         inputs, outputs = _io(fp32)
         pre = _preprocess(opts, loaded, inputs)
 
-        def read(p: Path | None, limit: int) -> list[Feed]:
-            return (
-                load_samples(p, inputs, pre, loaded.text_dir, limit=limit, max_length=opts.max_length)
-                if p
-                else []
-            )
-
-        calib = read(
-            opts.calib, opts.calib_limit + opts.holdout_limit if not opts.holdout else opts.calib_limit
-        )
-        held = read(opts.holdout, opts.holdout_limit)
-        if calib and not held:
-            calib, held = split(calib)
-            calib = calib[: opts.calib_limit]
-        if mode in ("static-qdq", "qnn-a16w8") and not calib:
-            raise UsageError(f"{mode} quantization needs calibration data: --calib (and --holdout)")
-        if not held and (mode != "none" or loaded.reference is not None):
-            raise UsageError("the accuracy gate needs held-out data: --holdout (or --calib, split 3:1)")
+        calib, held = _data(opts, loaded, inputs, pre, mode)
         spec = QuantSpec.from_recipe(
             profile.quantization.model_copy(update={"mode": mode}), transformer=loaded.kind == "huggingface"
         )
         task_key = "labels" if loaded.reference is not None else loaded.task
         max_drop = opts.max_drop if opts.max_drop is not None else DEFAULT_MAX_DROP.get(task_key, 0.01)
-        final, ladder, gate = _gate(opts, loaded, spec, fp32, calib, held, max_drop, work)
+        final, ladder, gate = _gate(
+            opts, loaded, spec, fp32=fp32, calib=calib, held=held, max_drop=max_drop, work=work
+        )
         chosen = ladder.best.spec if ladder and ladder.best else None
         feeds = held or [_random_feed(inputs, opts.max_length)]
-        bench: dict[str, Any] = {}
-        if opts.measure:
-            # the largest held-out sample (longest sentence): latency where it matters most
-            bench_feed = max(feeds, key=lambda f: sum(v.size for v in f.values()))
-            variants = {"fp32": fp32} | ({chosen.mode: final} if chosen else {})
-            for label, path in variants.items():
-                bench[label] = measure(path, bench_feed, runs=opts.runs, threads=opts.threads)
-            if chosen:
-                bench["speedup"] = round(bench["fp32"]["p50_ms"] / bench[chosen.mode]["p50_ms"], 3)
-                bench["size_ratio"] = round(bench["fp32"]["size_bytes"] / bench[chosen.mode]["size_bytes"], 3)
+        bench = _benchmark(opts, fp32, final, chosen, feeds) if opts.measure else {}
         golden_feeds = feeds[: opts.golden_count]
         golden_out = run(final, golden_feeds)
-        scale = (
-            max(float(np.abs(v).max()) for o in golden_out for v in o.values() if v.dtype.kind == "f")
-            if any(v.dtype.kind == "f" for v in golden_out[0].values())
-            else 0.0
-        )
-        # fp32 outputs are reproducible to float rounding; int8 kernels differ between CPUs/EPs by a step or two
-        atol = 1e-3 if chosen is None else max(1e-3, 0.05 * scale)
+        files, text = _extra_files(opts, loaded)
         labels = opts.labels.read_text(encoding="utf-8").splitlines() if opts.labels else loaded.labels
-        files: dict[str, Path] = {}
-        if opts.labels:
-            files["labels.txt"] = opts.labels
-        text = None
-        if loaded.text_dir is not None:
-            tok = sorted(loaded.text_dir.iterdir())
-            files |= {f"tokenizer/{p.name}": p for p in tok}
-            text = TextSpec(tokenizer_files=[f"tokenizer/{p.name}" for p in tok], max_length=opts.max_length)
         import onnx
         import onnxruntime
 
@@ -317,13 +288,12 @@ def export_model(opts: ExportOptions) -> ExportResult:
             fields=fields,
             files=files,
             golden=list(zip(golden_feeds, golden_out, strict=True)),
-            golden_atol=atol,
+            golden_atol=_golden_atol(golden_out, quantized=chosen is not None),
             key=key,
             overwrite=opts.force,
         )
     archive = pack(bundle.root, bundle.root.with_name(bundle.root.name + SUFFIX)) if opts.archive else None
     report["timings_s"]["total"] = round(time.perf_counter() - t0, 2)
-    print("", file=sys.stderr, end="")
     return ExportResult(bundle=bundle, archive=archive, report=report)
 
 
@@ -333,3 +303,60 @@ def _layout(shape: list[int | str], pre: PreprocessConfig | None, loaded: Loaded
     if loaded.text_dir is not None and len(shape) == 2:
         return "NT"
     return "NC" if len(shape) == 2 else None
+
+
+def _data(
+    opts: ExportOptions,
+    loaded: Loaded,
+    inputs: list[tuple[str, list[int | str], str]],
+    pre: PreprocessConfig | None,
+    mode: str,
+) -> tuple[list[Feed], list[Feed]]:
+    """(calibration, held-out) feeds; held-out is never calibrated on."""
+
+    def read(p: Path | None, limit: int) -> list[Feed]:
+        if p is None:
+            return []
+        return load_samples(p, inputs, pre, loaded.text_dir, limit=limit, max_length=opts.max_length)
+
+    calib = read(opts.calib, opts.calib_limit if opts.holdout else opts.calib_limit + opts.holdout_limit)
+    held = read(opts.holdout, opts.holdout_limit)
+    if calib and not held:
+        calib, held = split(calib)
+        calib = calib[: opts.calib_limit]
+    if mode in ("static-qdq", "qnn-a16w8") and not calib:
+        raise UsageError(f"{mode} quantization needs calibration data: --calib (and --holdout)")
+    if not held and (mode != "none" or loaded.reference is not None):
+        raise UsageError("the accuracy gate needs held-out data: --holdout (or --calib, split 3:1)")
+    return calib, held
+
+
+def _benchmark(
+    opts: ExportOptions, fp32: Path, final: Path, chosen: QuantSpec | None, feeds: list[Feed]
+) -> dict[str, Any]:
+    """fp32 and the chosen variant, same input, same threads, one after the other."""
+    # the largest held-out sample (longest sentence): latency where it matters most
+    feed = max(feeds, key=lambda f: sum(v.size for v in f.values()))
+    bench: dict[str, Any] = {"fp32": measure(fp32, feed, runs=opts.runs, threads=opts.threads)}
+    if chosen is not None:
+        q = bench[chosen.mode] = measure(final, feed, runs=opts.runs, threads=opts.threads)
+        bench["speedup"] = round(bench["fp32"]["p50_ms"] / q["p50_ms"], 3)
+        bench["size_ratio"] = round(bench["fp32"]["size_bytes"] / q["size_bytes"], 3)
+    return bench
+
+
+def _golden_atol(outputs: list[dict[str, np.ndarray]], *, quantized: bool) -> float:
+    """fp32 reproduces to float rounding; int8 kernels differ between CPUs and EPs by a step or two."""
+    floats = [float(np.abs(v).max()) for o in outputs for v in o.values() if v.dtype.kind == "f" and v.size]
+    return max(1e-3, 0.05 * max(floats, default=0.0)) if quantized else 1e-3
+
+
+def _extra_files(opts: ExportOptions, loaded: Loaded) -> tuple[dict[str, Path], TextSpec | None]:
+    files: dict[str, Path] = {}
+    if opts.labels:
+        files["labels.txt"] = opts.labels
+    if loaded.text_dir is None:
+        return files, None
+    tok = sorted(loaded.text_dir.iterdir())
+    files |= {f"tokenizer/{p.name}": p for p in tok}
+    return files, TextSpec(tokenizer_files=[f"tokenizer/{p.name}" for p in tok], max_length=opts.max_length)

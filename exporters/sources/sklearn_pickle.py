@@ -22,7 +22,7 @@ def _unpickle(path: Path) -> Any:
 
         return joblib.load(path)
     with path.open("rb") as f:
-        return pickle.load(f)  # noqa: S301 - guarded by trust_pickle above
+        return pickle.load(f)
 
 
 def load(spec: SourceSpec, workdir: Path) -> Loaded:

@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("onnxruntime.quantization", reason="needs the export extra")
 pytest.importorskip("skl2onnx", reason="needs the export extra")
 
-from edge_agent.bundle.sign import write_keypair  # noqa: E402
-from exporters.errors import GateFailed  # noqa: E402
-from exporters.pipeline import ExportOptions, ExportResult, export_model  # noqa: E402
+from edge_agent.bundle.sign import write_keypair
+from exporters.errors import GateFailedError
+from exporters.pipeline import ExportOptions, ExportResult, export_model
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -87,7 +87,7 @@ def mobilenet_weights() -> Path:
 @pytest.fixture(scope="session")
 def mobilenet_gate(
     session_dir: Path, crops: dict[str, Path], mobilenet_weights: Path
-) -> ExportResult | GateFailed:
+) -> ExportResult | GateFailedError:
     """MobileNetV2 through the whole ladder at the issue's budget (97 % top-1 agreement)."""
     opts = ExportOptions(
         source=MOBILENET,
@@ -102,7 +102,7 @@ def mobilenet_gate(
     )
     try:
         return export_model(opts)
-    except GateFailed as exc:
+    except GateFailedError as exc:
         return exc
 
 

@@ -37,9 +37,12 @@ def test_signed_archive_verifies_and_runs_end_to_end(
     b = verify_bundle(root, [load_public_key(keypair[1])])
     assert b.signed_by is not None
     m = b.manifest
-    assert m.task == "classification" and m.quantization.mode == "none"
-    assert m.inputs[0].name == "input" and m.inputs[0].dtype == "float32"
-    assert m.postprocess is not None and m.postprocess.kind == "classification"
+    assert m.task == "classification"
+    assert m.quantization.mode == "none"
+    assert m.inputs[0].name == "input"
+    assert m.inputs[0].dtype == "float32"
+    assert m.postprocess is not None
+    assert m.postprocess.kind == "classification"
     assert m.postprocess.labels == [str(i) for i in range(10)]
     assert {f.path for f in m.files} >= {"model.onnx", "golden/case0_inputs.npz", "golden/case0_outputs.npz"}
     _run_golden(root)
@@ -48,7 +51,8 @@ def test_signed_archive_verifies_and_runs_end_to_end(
 def test_sklearn_conversion_gives_identical_predictions(digits_bundle: ExportResult) -> None:
     conv = digits_bundle.report["gate"]["conversion"]
     assert conv["metric"] == "label_agreement"
-    assert conv["value"] == 1.0 and conv["n"] == 397
+    assert conv["value"] == 1.0
+    assert conv["n"] == 397
 
 
 def test_pickle_needs_explicit_trust(
@@ -112,5 +116,6 @@ def test_cli_sign_then_verify(copy: Path, tmp_path: Path, capsys: pytest.Capture
 def test_benchmark_reports_latency_size_rss_and_placement(digits_bundle: ExportResult) -> None:
     b = digits_bundle.report["benchmark"]["fp32"]
     assert 0 < b["p50_ms"] <= b["p95_ms"]
-    assert b["size_bytes"] > 0 and b["peak_rss_mb"] > 0
+    assert b["size_bytes"] > 0
+    assert b["peak_rss_mb"] > 0
     assert b["nodes_by_provider"]["CPUExecutionProvider"] >= 1

@@ -9,7 +9,7 @@ import pytest
 
 from edge_agent.bundle import verify_bundle
 from exporters.data import preprocess_image
-from exporters.errors import GateFailed
+from exporters.errors import GateFailedError
 from exporters.heads import decode_blazeface
 from exporters.pipeline import ExportResult
 
@@ -19,16 +19,20 @@ pytestmark = pytest.mark.slow
 def test_minilm_dynamic_int8_keeps_cosine(minilm_bundle: ExportResult) -> None:
     m = verify_bundle(minilm_bundle.bundle.root).manifest
     gate = minilm_bundle.report["gate"]
-    assert gate["metric"] == "cosine" and gate["value"] >= 0.99
-    assert m.task == "embedding" and m.quantization.mode == "dynamic" and m.quantization.per_channel
-    assert m.text is not None and "tokenizer/tokenizer.json" in m.text.tokenizer_files
+    assert gate["metric"] == "cosine"
+    assert gate["value"] >= 0.99
+    assert m.task == "embedding"
+    assert m.quantization.mode == "dynamic"
+    assert m.quantization.per_channel
+    assert m.text is not None
+    assert "tokenizer/tokenizer.json" in m.text.tokenizer_files
     assert {"input_ids", "attention_mask"} <= {i.name for i in m.inputs}
     bench = minilm_bundle.report["benchmark"]
     assert bench["dynamic"]["size_bytes"] < bench["fp32"]["size_bytes"] / 3
 
 
 def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
-    mobilenet_gate: ExportResult | GateFailed,
+    mobilenet_gate: ExportResult | GateFailedError,
 ) -> None:
     """Static QDQ int8 of torchvision's MobileNetV2 on held-out real crops, budget 97 % top-1 agreement.
 
@@ -48,9 +52,11 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     assert all(r["metrics"]["metric"] == "top1_agreement" and 0 < r["value"] < 0.97 for r in rungs)
     # the ladder does its job: the best rung beats the naive recipe clearly
     assert max(r["value"] for r in rungs) > rungs[0]["value"] + 0.1
-    assert gate["passed"] is False and "no bundle written" in str(mobilenet_gate)
+    assert gate["passed"] is False
+    assert "no bundle written" in str(mobilenet_gate)
     excluded = next(r for r in rungs if r["rung"].startswith("exclude"))["quantization"]["exclude"]
-    assert excluded and all(n.endswith(("Conv", "Gemm")) for n in excluded)
+    assert excluded
+    assert all(n.endswith(("Conv", "Gemm")) for n in excluded)
 
 
 def test_blazeface_tflite_finds_the_astronauts_face(blazeface_bundle: ExportResult) -> None:
@@ -58,7 +64,8 @@ def test_blazeface_tflite_finds_the_astronauts_face(blazeface_bundle: ExportResu
 
     b = verify_bundle(blazeface_bundle.bundle.root)
     m = b.manifest
-    assert m.task == "detection" and m.inputs[0].shape == [1, 3, 128, 128]
+    assert m.task == "detection"
+    assert m.inputs[0].shape == [1, 3, 128, 128]
     assert m.preprocess is not None
     rgb = skimage.data.astronaut()
     x = preprocess_image(np.ascontiguousarray(rgb[..., ::-1]), m.preprocess, (128, 128))
@@ -70,4 +77,5 @@ def test_blazeface_tflite_finds_the_astronauts_face(blazeface_bundle: ExportResu
     assert score > 0.8
     # the face in skimage's astronaut (512 px) sits around x 170-260, y 60-180
     cx, cy = (x1 + x2) / 2 * 512, (y1 + y2) / 2 * 512
-    assert 170 < cx < 260 and 60 < cy < 180
+    assert 170 < cx < 260
+    assert 60 < cy < 180
