@@ -15,6 +15,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.errors import FleetError
 
@@ -29,6 +30,11 @@ class Requester:
         self._base = f"{prefix}/_replies/{uuid.uuid4().hex[:12]}"
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
+        # MQTT 5 brokers answer a publish the ACL denies with a failing PUBACK reason code: report it as
+        # the reply at once instead of waiting for a timeout. (3.1.1 brokers drop it silently.)
+        self._mids: dict[int, str] = {}
+        self._early: dict[int, str] = {}
+        client.on_publish = self._on_publish
         client.message_callback_add(f"{self._base}/#", self._on_reply)
         sub_done = threading.Event()
         client.on_subscribe = lambda *_a: sub_done.set()
@@ -51,11 +57,26 @@ class Requester:
         if corr is None:
             ident = reply.get("id")
             corr = ident if isinstance(ident, str) else None
+        self._deliver(corr or "", reply)
+
+    def _deliver(self, corr: str, reply: dict[str, Any]) -> None:
         with self._lock:
-            slot = self._waiting.get(corr or "")
+            slot = self._waiting.get(corr)
         if slot is not None:
             slot[1].append(reply)
             slot[0].set()
+
+    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object = None) -> None:
+        with self._lock:
+            corr = self._mids.pop(mid, None)
+            if corr is None:
+                if rc.is_failure:
+                    self._early[mid] = str(rc)
+                return
+        if rc.is_failure:
+            self._deliver(
+                corr, {"ok": False, "error": "unauthorised", "reason": f"broker refused the command: {rc}"}
+            )
 
     def send_raw(self, device: str, verb: str, payload: bytes, corr: str) -> threading.Event:
         """Publish `payload` as-is (tests use this to send malformed commands) and register `corr`."""
@@ -67,7 +88,16 @@ class Requester:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.ResponseTopic = f"{self._base}/{device}"
             props.CorrelationData = corr.encode()
-        self.client.publish(f"{self.prefix}/{device}/cmd/{verb}", payload, qos=1, properties=props)
+        info = self.client.publish(f"{self.prefix}/{device}/cmd/{verb}", payload, qos=1, properties=props)
+        with self._lock:
+            refused = self._early.pop(info.mid, None)
+            if refused is None:
+                self._mids[info.mid] = corr
+        if refused is not None:
+            self._deliver(
+                corr,
+                {"ok": False, "error": "unauthorised", "reason": f"broker refused the command: {refused}"},
+            )
         return event
 
     def body_for(self, device: str, body: dict[str, Any], corr: str) -> dict[str, Any]:
@@ -80,6 +110,8 @@ class Requester:
         got = event.wait(timeout)
         with self._lock:
             _event, replies = self._waiting.pop(corr)
+            for mid in [m for m, c in self._mids.items() if c == corr]:
+                del self._mids[mid]
         return replies[0] if got and replies else None
 
     def request(

@@ -1,0 +1,209 @@
+"""mTLS + ACL on a real Mosquitto: each device is its certificate's CN and may only use its own prefix.
+A device publishing or commanding under another device's prefix is refused; the sender learns it from
+the PUBACK reason code, and an agent counts it in its status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from edge_agent.agent import Agent
+from edge_agent.commands.handler import CommandHandler
+from edge_agent.commands.mqtt import CommandServer
+from edge_agent.config.models import AgentConfig
+from edge_agent.demo.broker import free_port
+from edge_agent.errors import FleetError
+from edge_agent.fleet.client import BrokerOptions, connect, disconnect
+from edge_agent.fleet.send import Requester
+from tests.tlsutil import make_pki
+
+# The ACL this project documents (docs/fleet.md): operators see everything, devices their own subtree.
+ACL = """\
+user fleet
+topic readwrite edge/#
+
+pattern readwrite edge/%u/#
+pattern write edge/_replies/+/%u
+pattern read homeassistant/status
+pattern write homeassistant/device/%u/config
+"""
+
+
+class Control:
+    def __init__(self) -> None:
+        self.stopped: list[str] = []
+
+    def status(self) -> dict[str, Any]:
+        return {"state": "online"}
+
+    def pipelines(self) -> list[str]:
+        return ["cam"]
+
+    def stop_pipeline(self, name: str) -> None:
+        self.stopped.append(name)
+
+
+def issue_client(pki: dict[str, Path], cn: str, out: Path) -> tuple[Path, Path]:
+    """A client certificate with CN=`cn` from the same test CA (its key is ca.key next to ca.crt)."""
+    ca_cert = x509.load_pem_x509_certificate(pki["ca"].read_bytes())
+    ca_key = serialization.load_pem_private_key(pki["ca"].with_suffix(".key").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    crt, pem = out / f"{cn}.crt", out / f"{cn}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return crt, pem
+
+
+@pytest.fixture
+def secure(tmp_path: Path, mosquitto_factory: Any) -> Any:
+    pki = make_pki(tmp_path, client_cn="fleet")
+    certs = {"fleet": (pki["client_crt"], pki["client_key"])}
+    for cn in ("devA", "devB"):
+        certs[cn] = issue_client(pki, cn, tmp_path)
+    acl = tmp_path / "acl"
+    acl.write_text(ACL)
+    acl.chmod(0o644)
+    port = free_port()
+    broker = mosquitto_factory(
+        f"listener {port} 127.0.0.1\ncafile {pki['ca']}\ncertfile {pki['server_crt']}\n"
+        f"keyfile {pki['server_key']}\nrequire_certificate true\nuse_identity_as_username true\n"
+        f"allow_anonymous false\nacl_file {acl}\n",
+        port=port,
+    )
+
+    def opts(cn: str) -> BrokerOptions:
+        return BrokerOptions(
+            port=broker.port, ca_file=pki["ca"], cert_file=certs[cn][0], key_file=certs[cn][1]
+        )
+
+    return broker, opts
+
+
+def test_device_cannot_command_or_publish_as_another(secure: Any) -> None:
+    _broker, opts = secure
+    control = Control()
+    dev_a = connect(opts("devA"), role="device")
+    server = CommandServer(dev_a, CommandHandler(control, "devA"))  # type: ignore[arg-type]
+    server.start()
+    server.attach()
+    fleet = connect(opts("fleet"), role="fleet")
+    dev_b = connect(opts("devB"), role="device")
+    spy: list[str] = []
+    got = threading.Event()
+    dev_b.message_callback_add("edge/devA/cmd/#", lambda _c, _u, m: (spy.append(m.topic), got.set()))
+    dev_b.subscribe("edge/devA/cmd/#", qos=1)  # granted by the broker, but never delivers
+    seen_results: list[str] = []
+    fleet.message_callback_add("edge/devA/cam/results", lambda _c, _u, m: seen_results.append(m.payload))
+    fleet.subscribe("edge/devA/cam/results", qos=1)
+    try:
+        operator = Requester(fleet)
+        for _ in range(50):  # wait for devA's subscription
+            try:
+                assert operator.request("devA", "ping", timeout=0.2)["ok"]
+                break
+            except FleetError:
+                continue
+        assert operator.request("devA", "stop", {"pipeline": "cam"})["ok"]  # the operator may
+        assert control.stopped == ["cam"]
+
+        rogue = Requester(dev_b)
+        t0 = time.monotonic()
+        reply = rogue.request("devA", "stop", {"pipeline": "cam"}, timeout=10)
+        assert reply["error"] == "unauthorised"
+        assert "Not authorized" in reply["reason"]
+        assert time.monotonic() - t0 < 5  # told at once by the PUBACK, not by a timeout
+        assert control.stopped == ["cam"]
+
+        codes: list[str] = []
+        done = threading.Event()
+        dev_b.on_publish = lambda _c, _u, _mid, rc, _p: (codes.append(str(rc)), done.set())
+        body = {"v": 1, "device": "devA", "pipeline": "cam", "seq": 1, "ts": time.time(), "output": {}}
+        dev_b.publish("edge/devA/cam/results", json.dumps(body), qos=1)
+        assert done.wait(5)
+        assert codes == ["Not authorized"]
+        time.sleep(0.5)
+        assert seen_results == []
+        assert spy == []  # devB never saw devA's commands
+    finally:
+        server.stop()
+        for c in (fleet, dev_a, dev_b):
+            disconnect(c)
+
+
+def test_no_certificate_no_connection(secure: Any) -> None:
+    _broker, opts = secure
+    anonymous = opts("fleet")
+    anonymous.cert_file = anonymous.key_file = None
+    with pytest.raises((FleetError, ssl.SSLError, OSError)):
+        connect(anonymous, timeout=3)
+
+
+def test_agent_impersonating_another_device_is_refused_and_reports_it(
+    secure: Any, tmp_path: Path, orinet_path: Path, demo_video: Any
+) -> None:
+    _broker, opts = secure
+    o = opts("devB")
+    cfg = AgentConfig.model_validate(
+        {
+            "device": {"id": "devA", "state_dir": str(tmp_path / "state")},  # claims to be devA
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": o.port,
+                "client_id": "impostor",
+                "tls": {
+                    "ca_file": str(o.ca_file),
+                    "cert_file": str(o.cert_file),
+                    "key_file": str(o.key_file),
+                },
+            },
+            "outbox": {"commit_interval_ms": 20},
+            "pipelines": {
+                "orient": {
+                    "source": {"kind": "video", "path": str(demo_video[0])},
+                    "model": {"path": str(orinet_path)},
+                    "postprocess": {"kind": "classification", "top_k": 1},
+                }
+            },
+        }
+    )
+    agent = Agent(cfg)
+    agent.start()
+    try:
+        assert agent.wait_finished(30)
+        deadline = time.monotonic() + 20
+        while (
+            agent.outbox.stats.rejected < agent.pipelines["orient"].inferred and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        status = agent.status()
+        assert status["mqtt"]["refused"] >= agent.pipelines["orient"].inferred > 0
+        assert agent.outbox.stats.delivered == 0
+    finally:
+        agent.stop(drain_s=0)
