@@ -25,14 +25,17 @@ class MotionGateConfig(Strict):
         description="Smallest changed region (share of the frame) that counts as motion.",
     )
     background_alpha: float = Field(
-        default=0.05,
+        default=0.5,
         ge=0,
         le=1,
         description="Background update rate: 0 compares with the previous frame only; higher follows "
         "slow light changes faster.",
     )
     hold_s: float = Field(
-        default=1.0, ge=0, description="Keep inferring this long after motion stops (to see objects leave)."
+        default=0.5,
+        ge=0,
+        description="Keep inferring this long after motion stops, so a tracker sees an object gone "
+        "(at least its max_missed frames at the camera's frame rate).",
     )
     keyframe_interval_s: float | None = Field(
         default=10.0, gt=0, description="Infer at least this often even when nothing moves; None: never."
