@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 prefix=/opt/edge-agent
-version="$("$python" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$root/pyproject.toml")"
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/pyproject.toml" | head -n1)"
 pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 pynext="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1] + 1}")')"
 arch="$(dpkg --print-architecture)"
@@ -42,19 +42,7 @@ pkg="$work/pkg"
 venv="$pkg$prefix"
 
 echo "build-deb: edge-agent $version for $arch, Python $pyver, onnxruntime from '$ort'" >&2
-"$python" -m venv "${venv_flags[@]}" "$venv"
-pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q --no-compile -c "$root/constraints.txt")
-# The device dependencies are the project's own list, with onnxruntime swapped for the chosen provider.
-mapfile -t deps < <("$python" - "$root/pyproject.toml" <<'PY'
-import re, sys, tomllib
-for dep in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]:
-    if re.split(r"[<>=!~ ;\[]", dep, maxsplit=1)[0].lower() != "onnxruntime":
-        print(dep)
-PY
-)
-"${pip[@]}" "$ort" "${deps[@]}"
-"$venv/bin/python" -m pip wheel -q --no-deps -w "$work/wheel" "$root"
-"${pip[@]}" --no-deps "$work"/wheel/edge_agent-*.whl
+"$root/deploy/make-venv.sh" "$venv" -p "$python" --ort "$ort" "${venv_flags[@]}"
 "$venv/bin/python" -m pip uninstall -q -y pip setuptools 2>/dev/null || true
 
 # The venv was made in the staging tree: point its scripts and config at /opt/edge-agent.
