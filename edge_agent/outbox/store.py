@@ -308,19 +308,20 @@ class Outbox:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             for where, args in orders:
-                while rows_left > target_rows or bytes_left > target_bytes:
-                    rows = self._db.execute(
-                        f"SELECT id, n, LENGTH(data), priority FROM batch WHERE {where} AND id > ? "
-                        "ORDER BY id LIMIT 64",
-                        (*args, self._last_loaded),
-                    ).fetchall()
-                    if not rows:
+                if rows_left <= target_rows and bytes_left <= target_bytes:
+                    break
+                victims = []
+                for rid, n, size, prio in self._db.execute(
+                    f"SELECT id, n, LENGTH(data), priority FROM batch WHERE {where} AND id > ? ORDER BY id",
+                    (*args, self._last_loaded),
+                ):
+                    if rows_left <= target_rows and bytes_left <= target_bytes:
                         break
-                    self._db.executemany("DELETE FROM batch WHERE id = ?", [(r[0],) for r in rows])
-                    for _rid, n, size, prio in rows:
-                        rows_left -= n
-                        bytes_left -= size
-                        gone[prio] = gone.get(prio, 0) + n
+                    victims.append((rid,))
+                    rows_left -= n
+                    bytes_left -= size
+                    gone[prio] = gone.get(prio, 0) + n
+                self._db.executemany("DELETE FROM batch WHERE id = ?", victims)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback(exc)
