@@ -111,3 +111,34 @@ def intel_npu_laptop(root: Path, with_npu: bool = True) -> Path:
         (root / "sys/class/accel/accel0").mkdir(parents=True)
         os.symlink(dev, root / "sys/class/accel/accel0/device")
     return root
+
+
+def snapdragon_x_laptop(root: Path) -> Path:
+    _common(root, "Ubuntu 24.10")
+    write(root, "/proc/device-tree/model", b"Lenovo ThinkPad T14s Gen 6\x00")
+    write(root, "/proc/device-tree/compatible", b"lenovo,thinkpad-t14s\x00qcom,x1e78100\x00qcom,x1e80100\x00")
+    write(root, "/proc/cpuinfo", _arm_cpuinfo(A78_FEATURES + " i8mm bf16", "0x001", 12))
+    write(root, "/dev/fastrpc-cdsp", "")
+    return root
+
+
+def ryzen_ai_laptop(root: Path) -> Path:
+    _common(root, "Ubuntu 24.04.1 LTS")
+    flags = MTL_FLAGS.replace("avx_vnni", "avx512f avx512_vnni")
+    write(
+        root,
+        "/proc/cpuinfo",
+        f"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel\t\t: 36\n"
+        f"model name\t: AMD Ryzen AI 9 HX 370 w/ Radeon 890M\nflags\t\t: {flags}\n",
+    )
+    write(root, "/sys/class/dmi/id/sys_vendor", "ASUSTeK COMPUTER INC.\n")
+    write(root, "/sys/class/dmi/id/product_name", "Zenbook S 16 UM5606WA\n")
+    write(root, "/dev/accel/accel0", "")
+    return root
+
+
+def other_arm64_board(root: Path) -> Path:
+    _common(root, "Debian GNU/Linux 12 (bookworm)")
+    write(root, "/proc/device-tree/model", b"Radxa ROCK 5B\x00")
+    write(root, "/proc/cpuinfo", _arm_cpuinfo(A76_FEATURES, "0xd0b", 8))
+    return root

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -248,4 +248,18 @@ def test_jit_profile_needs_the_drop_in(tmp_path: Path) -> None:
     )
     report = diagnose(root, providers=["OpenVINOExecutionProvider", *CPU_ONLY])
     assert [f.level for f in report.findings if f.topic == "service"] == ["ok"]
+    assert not report.blocked
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (fake_trees.snapdragon_x_laptop, "snapdragon-x"),
+        (fake_trees.ryzen_ai_laptop, "amd-ryzen-ai"),
+        (fake_trees.other_arm64_board, "generic-arm64"),
+    ],
+)
+def test_other_targets(build: Callable[[Path], Path], expected: str, tmp_path: Path) -> None:
+    report = diagnose(build(tmp_path), providers=CPU_ONLY)
+    assert report.profile == expected
     assert not report.blocked
