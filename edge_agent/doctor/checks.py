@@ -130,7 +130,7 @@ def check_thermal(report: Report, prof: HardwareProfile, root: Root) -> None:
         )
     for p in throttles:
         text = (root.read(p) or "").strip()
-        if text not in ("", "0") and "throttle_count" not in p.name:
+        if text not in ("", "0"):
             report.add(
                 "warn",
                 "thermal",

@@ -49,10 +49,14 @@ class QuantRecipe(_Strict):
 
 class ThermalSpec(_Strict):
     temperature_paths: list[str] = Field(
-        default_factory=list, description="sysfs files in millidegrees C (thermal_zone*/temp)."
+        default_factory=list,
+        description="sysfs files in millidegrees C; glob patterns allowed (thermal_zone*/temp): "
+        "expand them with resolve().",
     )
     throttle_paths: list[str] = Field(
-        default_factory=list, description="sysfs files whose non-zero value means throttled."
+        default_factory=list,
+        description="sysfs files whose non-zero value means throttled now (not counters since boot); "
+        "glob patterns allowed.",
     )
 
     def resolve(self, root: Path = Path("/")) -> tuple[list[Path], list[Path]]:

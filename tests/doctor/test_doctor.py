@@ -59,7 +59,6 @@ def test_intel_npu_laptop_picks_core_ultra(tmp_path: Path) -> None:
     assert ov[0].level == "warn"
     assert ov[0].fix is not None
     assert "onnxruntime-openvino" in ov[0].fix
-    # A throttle *count* since boot is history, not a current alarm.
     assert not [f for f in report.findings if f.topic == "thermal" and f.level == "warn"]
 
 
