@@ -28,16 +28,8 @@ from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
 from tests.tlsutil import make_pki
 
-# The ACL this project documents (docs/fleet.md): operators see everything, devices their own subtree.
-ACL = """\
-user fleet
-topic readwrite edge/#
-
-pattern readwrite edge/%u/#
-pattern write edge/_replies/+/%u
-pattern read homeassistant/status
-pattern write homeassistant/device/%u/config
-"""
+# The broker config and ACL shipped in deploy/mosquitto/ (operators: CN ops-fleet; devices: CN = device id).
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 
 
 class Control:
@@ -83,20 +75,25 @@ def issue_client(pki: dict[str, Path], cn: str, out: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def secure(tmp_path: Path, mosquitto_factory: Any) -> Any:
-    pki = make_pki(tmp_path, client_cn="fleet")
+    pki = make_pki(tmp_path, client_cn="ops-fleet")
     certs = {"fleet": (pki["client_crt"], pki["client_key"])}
     for cn in ("devA", "devB"):
         certs[cn] = issue_client(pki, cn, tmp_path)
-    acl = tmp_path / "acl"
-    acl.write_text(ACL)
+    acl = tmp_path / "edge-agent.acl"
+    acl.write_text((DEPLOY / "edge-agent.acl").read_text())
     acl.chmod(0o644)
     port = free_port()
-    broker = mosquitto_factory(
-        f"listener {port} 127.0.0.1\ncafile {pki['ca']}\ncertfile {pki['server_crt']}\n"
-        f"keyfile {pki['server_key']}\nrequire_certificate true\nuse_identity_as_username true\n"
-        f"allow_anonymous false\nacl_file {acl}\n",
-        port=port,
-    )
+    conf = (DEPLOY / "edge-agent.conf").read_text()
+    for old, new in {
+        "/etc/mosquitto/edge-agent.acl": str(acl),
+        "/etc/mosquitto/certs/ca.crt": str(pki["ca"]),
+        "/etc/mosquitto/certs/server.crt": str(pki["server_crt"]),
+        "/etc/mosquitto/certs/server.key": str(pki["server_key"]),
+        "listener 8883": f"listener {port} 127.0.0.1",
+    }.items():
+        assert old in conf, f"deploy/mosquitto/edge-agent.conf changed: {old} is gone"
+        conf = conf.replace(old, new)
+    broker = mosquitto_factory(conf, port=port)
 
     def opts(cn: str) -> BrokerOptions:
         return BrokerOptions(
