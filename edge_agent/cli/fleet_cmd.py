@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,37 +90,51 @@ def broker_options(args: argparse.Namespace) -> Any:
     )
 
 
-def _stop_event(duration: float | None) -> threading.Event:
+@contextmanager
+def _stop_event(duration: float | None) -> Iterator[threading.Event]:
+    """Set by Ctrl-C / SIGTERM or after `duration` seconds; the previous signal handlers come back after."""
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_a: stop.set())
-    if duration is not None:
-        threading.Timer(duration, stop.set).start()
-    return stop
+    previous = {sig: signal.signal(sig, lambda *_a: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    timer = threading.Timer(duration, stop.set) if duration is not None else None
+    if timer is not None:
+        timer.start()
+    try:
+        yield stop
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def handle_watch(args: argparse.Namespace) -> int:
     from edge_agent.fleet.client import connect, disconnect
-    from edge_agent.fleet.watch import FleetView, render_table, rows_json
+    from edge_agent.fleet.watch import FleetView
 
     client = connect(broker_options(args), role="watch")
     view = FleetView(client, args.prefix)
     view.start()
-    stop = _stop_event(args.interval if args.once else None)
     try:
-        while not stop.wait(args.interval) or args.once:
-            rows = view.rows()
-            if args.json:
-                print(rows_json(rows), flush=True)
-            else:
-                if sys.stdout.isatty() and not args.once:
-                    print("\x1b[2J\x1b[H", end="")
-                print(render_table(rows), flush=True)
-            if args.once:
-                break
+        with _stop_event(args.interval if args.once else None) as stop:
+            _watch_loop(args, view, stop)
     finally:
         disconnect(client)
     return 0
+
+
+def _watch_loop(args: argparse.Namespace, view: Any, stop: threading.Event) -> None:
+    from edge_agent.fleet.watch import render_table, rows_json
+
+    while not stop.wait(args.interval) or args.once:
+        rows = view.rows()
+        if args.json:
+            print(rows_json(rows), flush=True)
+        else:
+            if sys.stdout.isatty() and not args.once:
+                print("\x1b[2J\x1b[H", end="")  # redraw in place
+            print(render_table(rows), flush=True)
+        if args.once:
+            return
 
 
 def handle_collect(args: argparse.Namespace) -> int:
@@ -137,15 +153,15 @@ def handle_collect(args: argparse.Namespace) -> int:
     collector = Collector(client, store, prefix=args.prefix, share_group=args.share)
     collector.start()
     log.info("collecting %s into %s", collector.filter, args.db)
-    stop = _stop_event(args.duration)
     try:
-        while not stop.wait(10):
-            log.info(
-                "received %d, stored %d, rejected %d",
-                collector.received,
-                collector.stored,
-                collector.rejected,
-            )
+        with _stop_event(args.duration) as stop:
+            while not stop.wait(10):
+                log.info(
+                    "received %d, stored %d, rejected %d",
+                    collector.received,
+                    collector.stored,
+                    collector.rejected,
+                )
     finally:
         collector.stop()
         if fuser is not None:
