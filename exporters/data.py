@@ -40,14 +40,14 @@ def preprocess_image(bgr: np.ndarray, cfg: PreprocessConfig, size: tuple[int, in
         canvas = np.full((h, w, 3), cfg.pad_value, np.uint8)
         top, left = (h - nh) // 2, (w - nw) // 2
         canvas[top : top + nh, left : left + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
-        img = canvas
+        img: np.ndarray = canvas
     else:
         img = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
     if cfg.color == "rgb":
         img = img[..., ::-1]
     elif cfg.color == "gray":
         img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
-    x = img.astype(np.float32) * np.float32(cfg.scale)
+    x: np.ndarray = img.astype(np.float32) * np.float32(cfg.scale)
     ch = x.shape[-1]
     x = (x - np.asarray(cfg.mean[:ch], np.float32)) / np.asarray(cfg.std[:ch], np.float32)
     if cfg.layout == "nchw":
@@ -75,7 +75,7 @@ def _text(path: Path, text_dir: Path | None, input_names: list[str], max_length:
         raise DataError(f"{path}: text lines need a model with tokenizer files (a Hugging Face source)")
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(text_dir))
+    tok = AutoTokenizer.from_pretrained(str(text_dir))  # type: ignore[no-untyped-call]
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     for line in lines:
         enc = tok(line, truncation=True, max_length=max_length, return_tensors="np")

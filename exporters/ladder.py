@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ class LadderResult:
 Evaluate = Callable[[Path], dict[str, Any]]
 
 
+def _with_method(spec: QuantSpec, method: str) -> QuantSpec | None:
+    return None if spec.method == method else spec.replace(method=method)
+
+
 def _next_rungs(start: QuantSpec) -> Iterator[tuple[str, Callable[[QuantSpec], QuantSpec | None]]]:
     """(name, change) pairs; each change applies to the best spec so far, None when it does not apply."""
     if start.mode in ("static-qdq", "qnn-a16w8", "dynamic"):
@@ -79,7 +84,7 @@ def _next_rungs(start: QuantSpec) -> Iterator[tuple[str, Callable[[QuantSpec], Q
             ),
         )
         for method in ("percentile", "entropy"):
-            yield f"calibration {method}", lambda s, m=method: None if s.method == m else s.replace(method=m)
+            yield f"calibration {method}", partial(_with_method, method=method)
         yield (
             "uint16 activations",
             lambda s: (
@@ -166,16 +171,28 @@ def sensitive_nodes(fp32: Path, qdq: Path, feeds: list[Feed], workdir: Path) -> 
     q_act = qd.collect_activations(str(qa), _reader(feeds, False))
     errors = qd.compute_activation_error(qd.create_activation_matching(q_act, f_act))
     sqnr = {k: float(v["xmodel_err"]) for k, v in errors.items() if "xmodel_err" in v}
-    cap = max(sqnr.values(), default=60.0)
     graph = onnx.load(str(fp32), load_external_data=False).graph
     producer = {o: n for n in graph.node for o in n.output}
+    memo: dict[str, float | None] = {}
+
+    def upstream(tensor: str) -> float | None:
+        """SQNR arriving at `tensor`: measured, else the worst of what feeds its producer."""
+        if tensor in sqnr:
+            return sqnr[tensor]
+        if tensor not in memo:
+            memo[tensor] = None  # cycles cannot occur in ONNX; this also stops re-entry
+            node = producer.get(tensor)
+            feeds = [v for v in (upstream(i) for i in node.input) if v is not None] if node else []
+            memo[tensor] = min(feeds) if feeds else None
+        return memo[tensor]
+
     score: dict[str, float] = {}
     for node in graph.node:
         outs = [sqnr[o] for o in node.output if o in sqnr]
-        if not outs:
+        ins = [v for v in (upstream(i) for i in node.input) if v is not None]
+        if not outs or not ins:
             continue
-        ins = [sqnr[i] for i in node.input if i in sqnr]
-        drop = (min(ins) if ins else cap) - min(outs)
+        drop = min(ins) - min(outs)
         if not np.isfinite(drop):
             continue
         # An activation shares its producer's quantization (it is fused away), so excluding it alone
@@ -183,6 +200,8 @@ def sensitive_nodes(fp32: Path, qdq: Path, feeds: list[Feed], workdir: Path) -> 
         target = node
         if node.op_type in ACTIVATIONS and node.input and node.input[0] in producer:
             target = producer[node.input[0]]
+            ins = [v for v in (upstream(i) for i in target.input) if v is not None] or ins
+            drop = min(ins) - min(outs)
         score[target.name] = score.get(target.name, 0.0) + drop
     scored = [(v, k) for k, v in score.items()]
     scored.sort(reverse=True)

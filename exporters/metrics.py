@@ -73,13 +73,13 @@ def compare(task: str, ref: Outputs, cand: Outputs, head: str | None = None) -> 
         return {"metric": "box_f1", "value": value, "matched": tp, "extra": fp, "missed": fn}
     name = _primary(ref, task)
     if task == "classification":
-        r = np.concatenate([o[name].reshape(1, -1) for o in ref])
-        c = np.concatenate([o[name].reshape(1, -1) for o in cand])
-        top1_r = r.argmax(1)
-        top5_c = np.argsort(-c, 1)[:, :5]
+        ref_m = np.concatenate([o[name].reshape(1, -1) for o in ref])
+        cand_m = np.concatenate([o[name].reshape(1, -1) for o in cand])
+        top1_r = ref_m.argmax(1)
+        top5_c = np.argsort(-cand_m, 1)[:, :5]
         return {
             "metric": "top1_agreement",
-            "value": float((c.argmax(1) == top1_r).mean()),
+            "value": float((cand_m.argmax(1) == top1_r).mean()),
             "top5_containment": float((top5_c == top1_r[:, None]).any(1).mean()),
             "output": name,
         }

@@ -190,7 +190,8 @@ def _gate(
         value=best.value if best else None,
     )
     if not result.passed or best is None or best.path is None:
-        got = f"best {best.value:.4f}" if best and best.value is not None else "no variant ran"
+        errors = "; ".join(r.error for r in result.rungs if r.error)
+        got = f"best {best.value:.4f}" if best and best.value is not None else f"no variant ran: {errors}"
         raise GateFailedError(
             f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
             f"needed >= {1 - max_drop:.4f}; no bundle written",

@@ -129,14 +129,21 @@ def quantize(spec: QuantSpec, src: Path, dst: Path, calib: list[Feed], *, progre
                 op_types_to_quantize=list(spec.op_types) if spec.op_types else None,
             )
         elif spec.mode == "qnn-a16w8":
+            import onnx
             from onnxruntime.quantization.execution_providers.qnn import (
                 get_qnn_qdq_config,
                 qnn_preprocess_model,
             )
 
+            # ORT 1.31's qnn_preprocess_model fails on models carrying metadata_props (as
+            # quant_pre_process leaves them): hand it a copy without.
+            bare = onnx.load(str(src))
+            del bare.metadata_props[:]
+            staged = dst.with_name(dst.stem + ".qnnin.onnx")
+            onnx.save(bare, str(staged))
             pre = dst.with_name(dst.stem + ".qnnpre.onnx")
-            if not qnn_preprocess_model(src, pre):
-                pre = src  # nothing to fuse; the helper wrote no file
+            if not qnn_preprocess_model(staged, pre):
+                pre = staged  # nothing to fuse; the helper wrote no file
             cfg = get_qnn_qdq_config(
                 pre,
                 _reader(calib, progress),

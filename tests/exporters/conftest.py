@@ -137,3 +137,12 @@ def blazeface_bundle(session_dir: Path, blazeface_tflite: Path) -> ExportResult:
         source=str(blazeface_tflite), out=session_dir / "blazeface", quantize="none", runs=10, progress=False
     )
     return export_model(opts)
+
+
+@pytest.fixture(scope="session")
+def mobilenet_onnx(session_dir: Path, mobilenet_weights: Path) -> Path:
+    """MobileNetV2 as a plain fp32 .onnx file (for the ONNX-source paths)."""
+    from exporters.sources import SourceSpec, load_source
+
+    spec = SourceSpec(MOBILENET, weights=mobilenet_weights, input_shape=(1, 3, 224, 224))
+    return load_source(spec, session_dir / "mnv2-onnx").onnx_path

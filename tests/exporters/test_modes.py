@@ -1,0 +1,123 @@
+"""The other recipes and options on a real model (MobileNetV2 as an .onnx source): fp16, QNN A16W8,
+static shapes for NPU targets, and the CLI's loud failure when the gate is missed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+
+from edge_agent.bundle import verify_bundle
+from exporters.cli import main
+from exporters.errors import UsageError
+from exporters.pipeline import ExportOptions, ExportResult, export_model
+
+pytestmark = pytest.mark.slow
+
+NPU_PROFILE = """\
+name: test-npu
+description: a static-shape NPU target, for tests
+arch: any
+providers: [{name: CPUExecutionProvider}]
+precision: a16w8
+static_shapes: true
+quantization: {mode: none}
+"""
+
+
+def _small(mobilenet_onnx: Path, crops: dict[str, Path], out: Path, **kw: object) -> ExportResult:
+    opts = ExportOptions(
+        source=str(mobilenet_onnx),
+        out=out,
+        calib=crops["calib"],
+        holdout=crops["holdout"],
+        preprocess="imagenet",
+        calib_limit=8,
+        holdout_limit=16,
+        runs=5,
+        progress=False,
+        **kw,  # type: ignore[arg-type]
+    )
+    return export_model(opts)
+
+
+def test_fp16_keeps_float32_io_and_agreement(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
+) -> None:
+    r = _small(mobilenet_onnx, crops, tmp_path / "fp16", quantize="fp16")
+    m = verify_bundle(r.bundle.root).manifest
+    assert m.quantization.mode == "fp16"
+    assert m.inputs[0].dtype == "float32"
+    assert r.report["gate"]["value"] >= 0.97
+    assert r.report["benchmark"]["fp16"]["size_bytes"] < r.report["benchmark"]["fp32"]["size_bytes"] * 0.6
+
+
+def test_qnn_a16w8_uses_uint16_activations(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
+) -> None:
+    r = _small(mobilenet_onnx, crops, tmp_path / "qnn", quantize="qnn-a16w8", max_drop=1.0)
+    q = verify_bundle(r.bundle.root).manifest.quantization
+    assert q.mode == "qnn-a16w8"
+    assert (q.activation_type, q.weight_type) == ("uint16", "uint8")
+    assert q.calibration_fingerprint == r.report["data"]["calib_fingerprint"]
+    model = onnx.load(str(r.bundle.model_path))
+    assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+
+
+def test_static_shapes_fix_the_batch_dimension(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
+) -> None:
+    profile = tmp_path / "test-npu.yaml"
+    profile.write_text(NPU_PROFILE)
+    r = _small(mobilenet_onnx, crops, tmp_path / "npu", target=str(profile))
+    m = verify_bundle(r.bundle.root).manifest
+    assert m.target == "test-npu"
+    assert m.inputs[0].shape == [1, 3, 224, 224]
+    assert r.report["prepare"]["fixed_dims"] == {"batch": 1}
+
+
+def test_static_shapes_name_the_dimension_they_cannot_guess(
+    minilm_bundle: ExportResult, tmp_path: Path
+) -> None:
+    profile = tmp_path / "test-npu.yaml"
+    profile.write_text(NPU_PROFILE)
+    opts = ExportOptions(
+        source=str(minilm_bundle.bundle.model_path), out=tmp_path / "x", target=str(profile), measure=False
+    )
+    with pytest.raises(UsageError, match="--static-dim sequence_length=SIZE"):
+        export_model(opts)
+
+
+def test_cli_gate_miss_exits_1_with_the_report_and_no_bundle(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never"
+    rc = main(
+        [
+            "build",
+            str(mobilenet_onnx),
+            "-o",
+            str(out),
+            "--quantize",
+            "static-qdq",
+            "--no-ladder",
+            "--max-drop",
+            "0",
+            "--calib",
+            str(crops["calib"]),
+            "--holdout",
+            str(crops["holdout"]),
+            "--preprocess",
+            "imagenet",
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert rc == 1
+    report = json.loads(captured.out)
+    assert report["gate"]["passed"] is False
+    assert [r["rung"] for r in report["gate"]["rungs"]] == ["recipe"]
+    assert "no bundle written" in captured.err
+    assert not out.exists()
