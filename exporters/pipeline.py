@@ -262,6 +262,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
             "gate": gate,
             "benchmark": bench,
             "timings_s": {"load": round(t_load, 2), "total": round(time.perf_counter() - t0, 2)},
+            **_summary(bench, gate, chosen),
         }
         name = opts.name or opts.out.name.split(".")[0] or "model"
         fields = {
@@ -361,3 +362,19 @@ def _extra_files(opts: ExportOptions, loaded: Loaded) -> tuple[dict[str, Path], 
     tok = sorted(loaded.text_dir.iterdir())
     files |= {f"tokenizer/{p.name}": p for p in tok}
     return files, TextSpec(tokenizer_files=[f"tokenizer/{p.name}" for p in tok], max_length=opts.max_length)
+
+
+def _summary(bench: dict[str, Any], gate: dict[str, Any], chosen: QuantSpec | None) -> dict[str, Any]:
+    """Top-level facts about the bundled model, under the keys the device's canary reads."""
+    out: dict[str, Any] = {"metric": gate.get("metric"), "metric_value": gate.get("value")}
+    mine = bench.get(chosen.mode if chosen else "fp32")
+    if isinstance(mine, dict):
+        nodes = mine["nodes_by_provider"]
+        total = sum(nodes.values()) or 1
+        out |= {
+            "latency_ms_p50": mine["p50_ms"],
+            "latency_ms_p95": mine["p95_ms"],
+            "size_bytes": mine["size_bytes"],
+            "accelerator_node_share": round(1 - nodes.get("CPUExecutionProvider", 0) / total, 3),
+        }
+    return out

@@ -6,6 +6,7 @@ files you made yourself or got from someone you trust.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import numpy as np
 
 from exporters.errors import SourceError, UntrustedPickleError
 from exporters.sources import Feed, Loaded, SourceSpec
+
+log = logging.getLogger(__name__)
 
 
 def _unpickle(path: Path) -> Any:
@@ -34,6 +37,7 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
         )
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
+    log.warning("loading %s runs the code inside it (trusted by --trust-pickle)", path)
     try:
         model = _unpickle(path)
     except Exception as exc:  # any unpickling failure: report it as a source problem

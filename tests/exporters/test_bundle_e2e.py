@@ -119,3 +119,10 @@ def test_benchmark_reports_latency_size_rss_and_placement(digits_bundle: ExportR
     assert b["size_bytes"] > 0
     assert b["peak_rss_mb"] > 0
     assert b["nodes_by_provider"]["CPUExecutionProvider"] >= 1
+
+
+def test_report_carries_the_canary_keys(digits_bundle: ExportResult) -> None:
+    report = verify_bundle(digits_bundle.bundle.root).manifest.report
+    assert report["latency_ms_p95"] == report["benchmark"]["fp32"]["p95_ms"]
+    assert report["accelerator_node_share"] == 0.0
+    assert report["metric"] == "label_agreement"
