@@ -64,6 +64,8 @@ def _clean_loc(loc: tuple[int | str, ...], data: Any) -> Loc:
     out: list[str | int] = []
     node = data
     for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # a tagged union's tag is the node's own `kind` value (source, postprocess kinds)
         if isinstance(node, dict) and part in node:
             out.append(part)
             node = node[part]
@@ -132,6 +134,14 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         for err in exc.errors():
             loc = _clean_loc(tuple(p for p in err["loc"] if p != "[key]"), data)
             msg, value = _describe(err)
+            if loc and loc[-1] == "source" and str(err["type"]).startswith("union_tag_"):
+                # source kinds (video, audio, sensors) are a tagged union: point at the `kind` key
+                loc = (*loc, "kind")
+                if err["type"] == "union_tag_not_found":
+                    msg = (
+                        "missing 'kind' (video, folder, camera, stream, audio_file, alsa, csv, jsonl, "
+                        "serial, iio, mqtt)"
+                    )
             issues.append(ConfigIssue(_dotted(loc), _line_for(loc, lines), msg, value))
         raise ConfigError(source, issues) from None
     return _resolve_paths(cfg, base_dir)
@@ -148,8 +158,18 @@ def _resolve_paths(cfg: AgentConfig, base_dir: Path | None) -> AgentConfig:
         if not pipe.model.path.is_absolute():
             pipe.model.path = base_dir / pipe.model.path
         pipe.model.trusted_keys = [k if k.is_absolute() else base_dir / k for k in pipe.model.trusted_keys]
-        if pipe.source.kind in ("video", "folder") and not Path(pipe.source.path).is_absolute():
+        if (
+            pipe.source.kind in ("video", "folder", "audio_file", "csv", "jsonl")
+            and not Path(pipe.source.path).is_absolute()
+        ):
             pipe.source.path = str(base_dir / pipe.source.path)
+        members = [
+            *(pipe.ensemble.members if pipe.ensemble else []),
+            *([pipe.cascade.large] if pipe.cascade else []),
+        ]
+        for m in members:  # ensemble / cascade models, like the pipeline's own
+            if not m.model.path.is_absolute():
+                m.model.path = base_dir / m.model.path
     if not cfg.device.state_dir.is_absolute():
         cfg.device.state_dir = base_dir / cfg.device.state_dir
     return cfg

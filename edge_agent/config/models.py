@@ -11,17 +11,21 @@ import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from edge_agent.accounting.config import AccountingConfig
 from edge_agent.commands.settings import FleetDeviceConfig
+from edge_agent.config_base import ModelConfig, ProviderSpec, Strict
+from edge_agent.ensemble.config import CascadeConfig, EnsembleConfig
+from edge_agent.events.config import EventsConfig
+from edge_agent.gating.config import MotionGateConfig
+from edge_agent.postprocess.anomaly import AnomalyPost
+from edge_agent.postprocess.vad import VadPost
+from edge_agent.sources.signal_config import AudioSourceConfig, SensorSourceConfig
+
+__all__ = ["ModelConfig", "ProviderSpec", "Strict"]  # re-exported: defined in config_base (see there)
 
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors, values are checked on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class DeviceConfig(Strict):
@@ -114,44 +118,6 @@ class OutboxConfig(Strict):
     )
 
 
-class ProviderSpec(Strict):
-    name: str = Field(description="ONNX Runtime execution provider, e.g. CPUExecutionProvider.")
-    options: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Provider options passed to ONNX Runtime as given."
-    )
-
-
-def _provider_list(value: Any) -> Any:
-    """Accept `[CPUExecutionProvider]` as shorthand for `[{name: CPUExecutionProvider}]`."""
-    if isinstance(value, list):
-        return [{"name": v} if isinstance(v, str) else v for v in value]
-    return value
-
-
-class ModelConfig(Strict):
-    path: Path = Field(description="A .onnx file, or a bundle directory (manifest.json inside).")
-    id: str | None = Field(
-        default=None, description="Model id in results; defaults to the bundle's name@version or file stem."
-    )
-    providers: list[ProviderSpec] | None = Field(
-        default=None,
-        description="EP preference list; None uses the hardware profile's chain, else CPU.",
-    )
-    require_accelerator: bool = Field(
-        default=False,
-        description="Fail to start rather than fall back silently to CPUExecutionProvider.",
-    )
-    intra_op_threads: int = Field(default=1, ge=0, le=256, description="ORT intra-op threads (0 = ORT).")
-    inter_op_threads: int = Field(default=1, ge=0, le=256, description="ORT inter-op threads (0 = ORT).")
-    trusted_keys: list[Path] = Field(
-        default_factory=list,
-        description="ed25519 public keys (PEM or raw 32-byte hex) a bundle's signature must match. "
-        "Empty: checksums are verified, signatures are not required.",
-    )
-
-    _norm = field_validator("providers", mode="before")(_provider_list)
-
-
 class PreprocessConfig(Strict):
     size: tuple[int, int] | None = Field(
         default=None, description="Model input [width, height]; None reads it from the model."
@@ -230,7 +196,7 @@ class RawPost(Strict):
 
 
 PostprocessConfig = Annotated[
-    ClassificationPost | DetectionPost | EmbeddingPost | RawPost,
+    ClassificationPost | DetectionPost | EmbeddingPost | RawPost | VadPost | AnomalyPost,
     Field(discriminator="kind"),
 ]
 
@@ -268,7 +234,11 @@ class PublishConfig(Strict):
 
 
 class PipelineConfig(Strict):
-    source: SourceConfig
+    source: SourceConfig | AudioSourceConfig | SensorSourceConfig = Field(
+        discriminator="kind",
+        description="Where frames come from: video/folder/camera/stream, audio_file/alsa, or "
+        "csv/jsonl/serial/iio/mqtt sensor readings (docs/pipelines.md).",
+    )
     model: ModelConfig
     preprocess: PreprocessConfig | None = Field(
         default=None, description="Overrides the bundle manifest; required for a plain .onnx."
@@ -278,6 +248,31 @@ class PipelineConfig(Strict):
     )
     publish: PublishConfig = Field(default_factory=PublishConfig)
     enabled: bool = Field(default=True, description="Start this pipeline with the agent.")
+    gate: MotionGateConfig | None = Field(
+        default=None, description="Video: run the model only when something moved (and on keyframes)."
+    )
+    events: EventsConfig | None = Field(
+        default=None,
+        description="State-change events (thresholds, tracking, zones, counts); None: the postprocess "
+        "kind's own (vad: speech start/end, anomaly: anomaly start/end), else none.",
+    )
+    ensemble: EnsembleConfig | None = Field(
+        default=None, description="More classifiers voting with `model:` on the same input."
+    )
+    cascade: CascadeConfig | None = Field(
+        default=None, description="`model:` is the small model; a large one runs when it is unsure."
+    )
+    accounting: AccountingConfig | None = Field(
+        default=None, description="CPU-seconds per result by stage and an energy estimate, in stats."
+    )
+
+    @model_validator(mode="after")
+    def _one_combination(self) -> PipelineConfig:
+        if self.ensemble is not None and self.cascade is not None:
+            raise ValueError("ensemble and cascade exclude each other: pick one")
+        if self.gate is not None and not isinstance(self.source, SourceConfig):
+            raise ValueError(f"gate: motion gating is for video sources, got source kind {self.source.kind}")
+        return self
 
 
 class AgentConfig(Strict):

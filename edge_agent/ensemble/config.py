@@ -1,4 +1,8 @@
-"""Config models for ensembles and cascades of classifiers (`ensemble:` / `cascade:` in a pipeline)."""
+"""Config models for ensembles and cascades of classifiers (`ensemble:` / `cascade:` in a pipeline).
+
+The pipeline's own `model:` is always the first member (an ensemble) or the small model (a cascade),
+and its preprocessing feeds every member: all members take the same input tensor.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge_agent.config.models import ModelConfig, Strict
+from edge_agent.config_base import ModelConfig, Strict
 
 
 class MemberConfig(Strict):
-    """One classifier in an ensemble or cascade. All members take the same input tensor."""
+    """One more classifier beside the pipeline's model."""
 
     model: ModelConfig = Field(description="The member's model, as in a pipeline's `model:`.")
     weight: float = Field(default=1.0, gt=0, description="Vote weight (weighted and mean_prob voting).")
@@ -21,9 +25,11 @@ class MemberConfig(Strict):
 
 
 class EnsembleConfig(Strict):
-    """N classifiers on the same input; one answer by voting."""
+    """The pipeline's model and more classifiers on the same input; one answer by voting."""
 
-    members: list[MemberConfig] = Field(min_length=2, description="The classifiers, two or more.")
+    members: list[MemberConfig] = Field(min_length=1, description="Classifiers besides `model:`.")
+    weight: float = Field(default=1.0, gt=0, description="Vote weight of the pipeline's own model.")
+    output: int | None = Field(default=None, description="Probability output index of the pipeline's model.")
     voting: Literal["majority", "weighted", "mean_prob"] = Field(
         default="mean_prob",
         description="majority: one vote per member (ties: higher mean probability); weighted: votes "
@@ -32,10 +38,10 @@ class EnsembleConfig(Strict):
 
 
 class CascadeConfig(Strict):
-    """A small classifier first; the large one only when the small one's confidence is in `band`."""
+    """The pipeline's model is the small one; `large` runs only when its confidence is in `band`."""
 
-    small: MemberConfig = Field(description="The cheap model that sees every input.")
     large: MemberConfig = Field(description="The costly model, run only on uncertain inputs.")
+    output: int | None = Field(default=None, description="Probability output index of the small model.")
     band: tuple[float, float] = Field(
         default=(0.0, 0.9),
         description="[low, high): the large model runs when the small model's top probability is in it.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from edge_agent.config.models import Strict
+from edge_agent.config_base import Strict
 
 
 class ThresholdConfig(Strict):

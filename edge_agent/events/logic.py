@@ -122,10 +122,14 @@ class EventEngine:
         return [{"event": "count", "ts": ts, "counts": counts}]
 
 
-def build_events(cfg: EventsConfig | None) -> EventEngine | None:
-    """The pipeline's event logic, or None when it has no `events:` block."""
+def build_events(cfg: EventsConfig | None, post: object = None) -> EventEngine | None:
+    """The pipeline's event logic: its `events:` block, else what the postprocess kind implies (vad:
+    speech start/end, anomaly: anomaly start/end, via their `events()`), else None."""
     if cfg is None:
-        return None
+        implied = getattr(post, "events", None)
+        if not callable(implied):
+            return None
+        cfg = EventsConfig(threshold=implied())
     engine = EventEngine(cfg)
     log.debug("event logic: %s", [type(p).__name__ for p in engine.parts])
     return engine

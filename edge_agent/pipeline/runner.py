@@ -8,6 +8,7 @@ preprocessed frame when the model is slower than the camera.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -20,14 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.config.models import PipelineConfig, PreprocessConfig
+from edge_agent.accounting.cpu import CpuAccounts
+from edge_agent.config.models import PipelineConfig, PreprocessConfig, SourceConfig
+from edge_agent.ensemble.models import Cascade, Ensemble
+from edge_agent.ensemble.session import build_combination
 from edge_agent.errors import EdgeAgentError, ModelError
+from edge_agent.events.logic import build_events
+from edge_agent.features.tensor import SignalPreprocessor
+from edge_agent.gating.motion import build_gate
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.inference.session import ModelSession, open_model
 from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Letterbox, Outbound
 from edge_agent.postprocess import Postprocessor, build_postprocessor
+from edge_agent.postprocess.vad import VadPost, vad_session
 from edge_agent.sources.base import END, Capture, Source
+from edge_agent.sources.signal_config import AudioSourceConfig
+from edge_agent.sources.signals import open_signal_source
 from edge_agent.sources.video import open_source
 
 log = logging.getLogger(__name__)
@@ -64,10 +74,14 @@ class Pipeline:
         self.put = put
         self.profile = profile
         self.source = source
-        self.gate = gate
+        self.gate = gate if gate is not None else build_gate(cfg.gate)
         self.events = events
         self.model: ModelSession | None = None
-        self.pre: Preprocessor | None = None
+        self.pre: Preprocessor | SignalPreprocessor | None = None
+        # What runs per frame: the model's session, or a stateful / ensemble / cascade wrapper of it.
+        self._run: Callable[[dict[str, np.ndarray[Any, Any]]], list[np.ndarray[Any, Any]]] | None = None
+        self.combination: Ensemble | Cascade | None = None
+        self.accounts: CpuAccounts | None = None
         self.post: Postprocessor | None = None
         self.state = "stopped"
         self.error: str | None = None
@@ -101,11 +115,31 @@ class Pipeline:
                 f"pipelines.{self.name}.postprocess: required for a plain .onnx model (no bundle manifest)"
             )
         inp = model.input
-        self.pre = Preprocessor(pre_cfg, list(inp.shape), inp.type)
+        if isinstance(self.cfg.source, SourceConfig):
+            self.pre = Preprocessor(pre_cfg, list(inp.shape), inp.type)
+        else:  # audio chunks and sensor windows: reshape only
+            self.pre = SignalPreprocessor(list(inp.shape), inp.type)
         base: Path | None = model.bundle.root if model.bundle else self.cfg.model.path.parent
         outputs = [o.name for o in model.session.get_outputs()]
         self.post = build_postprocessor(post_cfg, base, output_names=outputs)
         self.model = model
+        self._run = None  # the session itself, looked up per call
+        if isinstance(post_cfg, VadPost):
+            rate = self.cfg.source.rate if isinstance(self.cfg.source, AudioSourceConfig) else 16000
+            self._run = vad_session(model.session, post_cfg, rate).run
+        cfg = self.cfg
+        self.combination = build_combination(
+            model.run, model.model_id, cfg.ensemble, cfg.cascade, self.profile
+        )
+        if self.combination is not None:
+            self._run = self.combination.run
+        if self.events is None:
+            self.events = build_events(cfg.events, post_cfg)
+        if cfg.accounting is not None and cfg.accounting.enabled:
+            watts = cfg.accounting.watts_per_busy_core or (
+                self.profile.watts_per_busy_core if self.profile else 2.0
+            )
+            self.accounts = CpuAccounts(watts, cfg.model.intra_op_threads)
 
     def start(self) -> None:
         """Load the model, then start capture and worker threads."""
@@ -114,7 +148,12 @@ class Pipeline:
         try:
             if self.model is None:
                 self.load()
-            source = self.source or open_source(self.cfg.source, self.name)
+            src = self.cfg.source
+            source = self.source or (
+                open_source(src, self.name)
+                if isinstance(src, SourceConfig)
+                else open_signal_source(src, self.name)
+            )
         except EdgeAgentError as exc:
             self.state = "failed"
             self.error = str(exc)
@@ -180,12 +219,19 @@ class Pipeline:
                 break
             assert isinstance(item, Frame)
             self.frames += 1
-            if self.gate is not None and not self.gate(item):
-                self.skipped += 1
-                continue
+            acc = self.accounts
+            if self.gate is not None:
+                with acc.stage("gate") if acc else contextlib.nullcontext():
+                    go = self.gate(item)
+                if not go:
+                    self.skipped += 1
+                    if acc:
+                        acc.frame(inferred=False)
+                    continue
             try:
                 t0 = time.perf_counter()
-                tensor, lb = self.pre(item.data)
+                with acc.stage("preprocess") if acc else contextlib.nullcontext():
+                    tensor, lb = self.pre(item.data)
                 self._hand_over(_Prepared(item, tensor, lb, time.perf_counter() - t0))
             except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
                 self._failed(item, exc)
@@ -204,6 +250,7 @@ class Pipeline:
                 self._infer(item, input_name)
             except Exception as exc:  # same: count, log, carry on with the next frame
                 self._failed(item.frame, exc)
+        self._flush_events()
         self.beats.pop(threading.current_thread().name, None)
         if self.state == "running":
             self.state = "finished" if not self._stop.is_set() else "stopped"
@@ -214,13 +261,27 @@ class Pipeline:
         self.error = f"{type(exc).__name__}: {exc}"
         log.error("pipeline %s: frame %d failed: %s", self.name, frame.index, self.error)
 
+    def _flush_events(self) -> None:
+        """The source ended or stopped: close open episodes and tracks (speech end, object left)."""
+        flush = getattr(self.events, "flush", None)
+        if flush is not None and self.inferred:
+            for event in flush(time.time()):
+                self.put(Outbound(self.name, "events", {**event, "ts": round(event["ts"], 3)}, priority=2))
+
     def _infer(self, prep: _Prepared, input_name: str) -> None:
         assert self.model is not None
         assert self.post is not None
+        run = self._run or self.model.run
         frame = prep.frame
+        acc = self.accounts
         t0 = time.perf_counter()
-        outputs = self.model.run({input_name: prep.tensor})
-        output = self.post(outputs, prep.lb)
+        with acc.stage("inference") if acc else contextlib.nullcontext():
+            outputs = run({input_name: prep.tensor})
+        with acc.stage("postprocess") if acc else contextlib.nullcontext():
+            if getattr(self.post, "needs_input", False):  # anomaly by reconstruction compares with the input
+                output = self.post(outputs, prep.lb, prep.tensor)  # type: ignore[call-arg]
+            else:
+                output = self.post(outputs, prep.lb)
         latency_ms = (time.perf_counter() - t0 + prep.pre_s) * 1000.0
         self.inferred += 1
         self.latencies.append(latency_ms)
@@ -237,8 +298,13 @@ class Pipeline:
             }
             self.put(Outbound(self.name, "results", body, priority=1))
         if self.events is not None:
-            for event in self.events.update(output, frame.ts):
+            with acc.stage("events") if acc else contextlib.nullcontext():
+                events = self.events.update(output, frame.ts)
+            for event in events:
+                # An event's own ts (when the crossing happened) wins over the frame's.
                 self.put(Outbound(self.name, "events", {"ts": ts, **event}, priority=2))
+        if acc:
+            acc.frame(inferred=True)
 
     # -- reporting -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -255,4 +321,20 @@ class Pipeline:
             "latency_ms_p50": round(float(np.percentile(lat, 50)), 2) if lat is not None else None,
             "latency_ms_p95": round(float(np.percentile(lat, 95)), 2) if lat is not None else None,
             "source": self._capture.status.as_dict() if self._capture else None,
+            **self._extra_stats(),
         }
+
+    def _extra_stats(self) -> dict[str, Any]:
+        """Gate, ensemble/cascade, event and CPU/energy counters, for the pipelines that have them."""
+        extra: dict[str, Any] = {}
+        gate_stats = getattr(self.gate, "stats", None)
+        if gate_stats is not None and hasattr(gate_stats, "as_json"):
+            extra["gate"] = gate_stats.as_json()
+        if self.combination is not None:
+            extra["combination"] = self.combination.stats()
+        events_stats = getattr(self.events, "stats", None)
+        if callable(events_stats):
+            extra["event_counts"] = events_stats()
+        if self.accounts is not None:
+            extra["cpu"] = self.accounts.report()
+        return extra

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.config.models import ClassificationPost, DetectionPost, PostprocessConfig
 from edge_agent.errors import ModelError
 from edge_agent.pipeline.types import Letterbox
+
+if TYPE_CHECKING:  # config.models imports the vad/anomaly blocks from this package: no import cycle
+    from edge_agent.config.models import PostprocessConfig
 
 __all__ = ["Postprocessor", "build_postprocessor", "load_labels"]
 
@@ -75,6 +77,18 @@ def _raw(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Pos
     return Raw(cfg, names)
 
 
+def _vad(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+    from edge_agent.postprocess.vad import Vad
+
+    return Vad(cfg)
+
+
+def _anomaly(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+    from edge_agent.postprocess.anomaly import Anomaly
+
+    return Anomaly(cfg)
+
+
 # kind → builder. Builders import their module lazily so a kind's dependencies load only when used;
 # a new kind is one entry here.
 BUILDERS: dict[str, Callable[[Any, list[str] | None, Sequence[str] | None], Postprocessor]] = {
@@ -83,6 +97,8 @@ BUILDERS: dict[str, Callable[[Any, list[str] | None, Sequence[str] | None], Post
     "ssd": _detection,
     "embedding": _embedding,
     "raw": _raw,
+    "vad": _vad,
+    "anomaly": _anomaly,
 }
 
 
@@ -98,6 +114,8 @@ def build_postprocessor(
     if builder is None:
         raise ModelError(f"postprocess.kind: expected one of {', '.join(sorted(BUILDERS))}, got {cfg.kind}")
     labels = None
+    from edge_agent.config.models import ClassificationPost, DetectionPost
+
     if isinstance(cfg, ClassificationPost | DetectionPost):
         labels = load_labels(cfg.labels, cfg.labels_file, base_dir)
     return builder(cfg, labels, output_names)

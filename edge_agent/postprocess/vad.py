@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
-from edge_agent.config.models import Strict
+from edge_agent.config_base import Strict
 from edge_agent.errors import ModelError
 from edge_agent.events.config import ThresholdConfig
 from edge_agent.pipeline.types import Letterbox

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge_agent.config.models import Strict
+from edge_agent.config_base import Strict
 
 
 class AudioSourceConfig(Strict):

@@ -61,11 +61,7 @@ def test_band_edges_route_everything_or_nothing(
     always = Cascade(_member(digit_models["small"]), _member(digit_models["large"]), band=(0.0, 1.0))
     assert _accuracy(always, x, y) == _accuracy(_member(digit_models["large"]), x, y)
     with pytest.raises(ValidationError, match="band"):
-        CascadeConfig(
-            small=MemberConfig(model={"path": "a.onnx"}),
-            large=MemberConfig(model={"path": "b.onnx"}),
-            band=(0.9, 0.5),
-        )
+        CascadeConfig(large=MemberConfig(model={"path": "large.onnx"}), band=(0.9, 0.5))
 
 
 @pytest.mark.parametrize("voting", ["majority", "weighted", "mean_prob"])

@@ -1,0 +1,57 @@
+"""The config base every block builds on (Strict) and the model block (ModelConfig).
+
+They live outside edge_agent.config so that blocks owned by other packages (events, gating,
+ensembles, audio and sensor sources...) can build on them while edge_agent.config.models imports
+those blocks into PipelineConfig, without an import cycle. edge_agent.config.models re-exports both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProviderSpec(Strict):
+    name: str = Field(description="ONNX Runtime execution provider, e.g. CPUExecutionProvider.")
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Provider options passed to ONNX Runtime as given."
+    )
+
+
+def _provider_list(value: Any) -> Any:
+    """Accept `[CPUExecutionProvider]` as shorthand for `[{name: CPUExecutionProvider}]`."""
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class ModelConfig(Strict):
+    path: Path = Field(description="A .onnx file, or a bundle directory (manifest.json inside).")
+    id: str | None = Field(
+        default=None, description="Model id in results; defaults to the bundle's name@version or file stem."
+    )
+    providers: list[ProviderSpec] | None = Field(
+        default=None,
+        description="EP preference list; None uses the hardware profile's chain, else CPU.",
+    )
+    require_accelerator: bool = Field(
+        default=False,
+        description="Fail to start rather than fall back silently to CPUExecutionProvider.",
+    )
+    intra_op_threads: int = Field(default=1, ge=0, le=256, description="ORT intra-op threads (0 = ORT).")
+    inter_op_threads: int = Field(default=1, ge=0, le=256, description="ORT inter-op threads (0 = ORT).")
+    trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="ed25519 public keys (PEM or raw 32-byte hex) a bundle's signature must match. "
+        "Empty: checksums are verified, signatures are not required.",
+    )
+
+    _norm = field_validator("providers", mode="before")(_provider_list)
