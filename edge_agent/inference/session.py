@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
 from edge_agent.config.models import ModelConfig, ProviderSpec
 from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
-from edge_agent.hardware.providers import check_active, resolve_providers
+from edge_agent.hardware.providers import ProviderSpecLike, check_active, resolve_providers
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,12 @@ class ModelSession:
         return list(self.session.run(None, feeds))
 
 
-def _specs(cfg: ModelConfig, profile: HardwareProfile | None) -> list[ProviderSpec]:
+def _specs(cfg: ModelConfig, profile: HardwareProfile | None) -> Sequence[ProviderSpecLike]:
+    """The config's EP list wins; else the profile's chain as is (its install hints reach the warnings)."""
     if cfg.providers:
         return list(cfg.providers)
     if profile is not None:
-        return [ProviderSpec(name=p.name, options=dict(p.options)) for p in profile.providers]
+        return list(profile.providers)
     return [ProviderSpec(name="CPUExecutionProvider")]
 
 
@@ -72,6 +74,8 @@ def open_model(cfg: ModelConfig, profile: HardwareProfile | None = None) -> Mode
     so.inter_op_num_threads = cfg.inter_op_threads
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    for key, value in (profile.session_config if profile else {}).items():
+        so.add_session_config_entry(key, value)  # e.g. EP-context caches for QNN/OpenVINO
     try:
         session = ort.InferenceSession(str(path), sess_options=so, providers=names, provider_options=options)
     except Exception as exc:  # ORT raises its own exception types for bad models; say which file
