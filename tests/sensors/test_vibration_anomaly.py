@@ -14,8 +14,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from edge_agent.config.models import PipelineConfig
 from edge_agent.events.threshold import Threshold
 from edge_agent.features.windows import window_features
+from edge_agent.pipeline.runner import Pipeline
+from edge_agent.pipeline.types import Outbound
 from edge_agent.postprocess.anomaly import Anomaly, AnomalyPost
 from edge_agent.sources.sensors import SensorSource
 from edge_agent.sources.signal_config import SensorSourceConfig, WindowConfig
@@ -71,15 +74,19 @@ def _session(onx: Any) -> ort.InferenceSession:
 
 
 @pytest.fixture(scope="module")
-def isolation_forest(healthy: np.ndarray) -> tuple[ort.InferenceSession, float]:
+def isolation_forest(
+    healthy: np.ndarray, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ort.InferenceSession, float, Path]:
     from sklearn.ensemble import IsolationForest
 
     model = IsolationForest(n_estimators=100, random_state=0).fit(healthy)
     onx = skl2onnx.to_onnx(model, healthy[:1], target_opset={"": 17, "ai.onnx.ml": 3})
+    path = tmp_path_factory.mktemp("iforest") / "iforest.onnx"
+    path.write_bytes(onx.SerializeToString())
     # Threshold from healthy data only. IsolationForest scores saturate for points far outside the
     # training range, so the cut sits above the healthy 99th percentile rather than above its maximum;
     # min_on_s then ignores a lone healthy window that crosses it.
-    return _session(onx), float(np.percentile(-model.decision_function(healthy), 99)) + 0.02
+    return _session(onx), float(np.percentile(-model.decision_function(healthy), 99)) + 0.02, path
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +128,7 @@ def _events(csv: Path, session: ort.InferenceSession, post_cfg: AnomalyPost) -> 
 def test_anomaly_events_at_injected_fault_times(
     kind: str, replay_csv: Path, isolation_forest: tuple[Any, float], autoencoder: tuple[Any, float]
 ) -> None:
-    session, threshold = isolation_forest if kind == "isolation_forest" else autoencoder
+    session, threshold = isolation_forest[:2] if kind == "isolation_forest" else autoencoder
     cfg = AnomalyPost(
         method=kind,
         threshold=threshold,
@@ -137,3 +144,43 @@ def test_anomaly_events_at_injected_fault_times(
     for (start, end), (f_start, f_end) in zip(pairs, FAULTS, strict=True):
         assert f_start - 0.01 <= start <= f_start + win + 0.01, (start, f_start)
         assert f_end - 0.01 <= end <= f_end + win + 0.01, (end, f_end)
+
+
+@pytest.mark.slow
+def test_anomaly_pipeline_through_the_runner(
+    replay_csv: Path, isolation_forest: tuple[Any, float, Path]
+) -> None:
+    _, threshold, model_path = isolation_forest
+    cfg = PipelineConfig.model_validate(
+        {
+            "source": {
+                "kind": "csv",
+                "path": str(replay_csv),
+                "speed": 0,
+                "channels": ["x", "y"],
+                "window": WINDOW.model_dump(),
+            },
+            "model": {"path": str(model_path)},
+            "postprocess": {
+                "kind": "anomaly",
+                "threshold": threshold,
+                "clear": 0.0,
+                "min_on_s": 0.2,
+                "min_off_s": 0.5,
+            },
+        }
+    )
+    out: list[Outbound] = []
+    pipe = Pipeline("vibration", cfg, out.append)
+    pipe.start()
+    assert pipe.finished.wait(120)
+    pipe.stop()
+    assert pipe.snapshot()["failures"] == 0, pipe.error
+    results = [o.body for o in out if o.kind == "results"]
+    t0 = results[0]["ts"] - WINDOW.size / RATE  # a window's ts is its last reading
+    events = [o.body for o in out if o.kind == "events"]
+    assert [(e["event"], e["name"]) for e in events] == [("start", "anomaly"), ("end", "anomaly")] * 2
+    for ev, (f_start, f_end) in zip(events[::2], FAULTS, strict=True):
+        assert f_start - 0.02 <= ev["ts"] - t0 <= f_start + WINDOW.size / RATE + 0.02
+    for ev, (_, f_end) in zip(events[1::2], FAULTS, strict=True):
+        assert f_end - 0.02 <= ev["ts"] - t0 <= f_end + WINDOW.size / RATE + 0.02
