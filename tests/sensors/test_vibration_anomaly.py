@@ -180,7 +180,7 @@ def test_anomaly_pipeline_through_the_runner(
     t0 = results[0]["ts"] - WINDOW.size / RATE  # a window's ts is its last reading
     events = [o.body for o in out if o.kind == "events"]
     assert [(e["event"], e["name"]) for e in events] == [("start", "anomaly"), ("end", "anomaly")] * 2
-    for ev, (f_start, f_end) in zip(events[::2], FAULTS, strict=True):
+    for ev, (f_start, _) in zip(events[::2], FAULTS, strict=True):
         assert f_start - 0.02 <= ev["ts"] - t0 <= f_start + WINDOW.size / RATE + 0.02
     for ev, (_, f_end) in zip(events[1::2], FAULTS, strict=True):
         assert f_end - 0.02 <= ev["ts"] - t0 <= f_end + WINDOW.size / RATE + 0.02
