@@ -2,10 +2,10 @@
 
 Runs the real exporter (the same code as `edge-export build`) on MiniLM (dynamic int8) and
 MobileNetV2 (static QDQ int8 with the ladder), single-threaded ORT, and prints a table; saves a
-plot to benchmarks/out/export.png. MobileNetV2 is exported with no accuracy budget (max_drop 1), so
-its first row is the target recipe's variant at whatever agreement it reaches, the second the first
-ladder rung within a 30 % budget; at the real 97 % budget the
-gate fails on this CPU (see docs/exporter.md), which the tests assert.
+plot to benchmarks/out/export.png. MobileNetV2's first row has no accuracy budget (max_drop 1): the
+target recipe's variant at whatever agreement it reaches; the second is the first ladder rung within
+a 30 % budget. At the real 97 % budget the gate fails on this CPU (docs/exporter.md), as the tests
+assert.
 
     .venv/bin/python benchmarks/export.py            # needs scripts/install-test-models.sh
 """
@@ -77,7 +77,7 @@ def main() -> int:
                     source=mnv2_src,
                     weights=weights,
                     input_shape=(1, 3, 224, 224),
-                    out=work / label,
+                    out=work / f"mobilenet-{budget}",
                     calib=calib,
                     holdout=held,
                     max_drop=budget,

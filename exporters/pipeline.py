@@ -7,6 +7,7 @@ accuracy budget raises GateFailedError carrying the full report, and no bundle i
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -264,7 +265,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
             "timings_s": {"load": round(t_load, 2), "total": round(time.perf_counter() - t0, 2)},
             **_summary(bench, gate, chosen),
         }
-        name = opts.name or opts.out.name.split(".")[0] or "model"
+        name = opts.name or re.sub(r"[^A-Za-z0-9_.-]", "-", opts.out.name).strip("-.")[:64] or "model"
         fields = {
             "name": name,
             "version": opts.version,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 
 from edge_agent.bundle.manifest import MANIFEST, FileEntry, GoldenCase, Manifest
 from edge_agent.bundle.sign import sign_bundle
@@ -67,7 +68,11 @@ def write_bundle(
         np.savez(tmp / gi, **inputs)  # type: ignore[arg-type]
         np.savez(tmp / go, **outputs)  # type: ignore[arg-type]
         cases.append(GoldenCase(inputs=gi, outputs=go, atol=golden_atol, rtol=1e-3))
-    manifest = Manifest(model=MODEL, files=_file_entries(tmp), golden=cases, **fields)
+    try:
+        manifest = Manifest(model=MODEL, files=_file_entries(tmp), golden=cases, **fields)
+    except ValidationError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ExportError(f"the manifest would be invalid: {exc}") from exc
     (tmp / MANIFEST).write_text(
         json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
