@@ -31,13 +31,14 @@ from pathlib import Path
 
 from edge_agent.config.models import OutboxConfig
 from edge_agent.errors import OutboxError
-from edge_agent.outbox.db import Message, connect, decode, encode, thread_io
+from edge_agent.outbox.bounds import choose_victims, over, trim_pending
+from edge_agent.outbox.db import Message, Row, connect, decode, last_seqs, pack, thread_io
 from edge_agent.pipeline.types import Outbound
 
 log = logging.getLogger(__name__)
 
 DEAD_KEEP = 1000
-PAYLOAD_VERSION = 1
+LOADED_MAX = 4  # batches held in memory for sending; the rest wait on disk
 IDLE_TICK_S = 0.5  # re-check can_send this often even without a wake()
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0  # commit retry backoff while the disk refuses writes
 
@@ -94,6 +95,7 @@ class Outbox:
         self._bytes = 0  # stored (compressed) bytes
         self._acked = 0  # stored messages already acknowledged (their batch not yet deleted)
         self._next_id = 1
+        self._holder: dict[str, int] = {}  # pipeline -> newest stored batch carrying its last number
         self._retry_at = 0.0
         self._retry_s = RETRY_MIN_S
         self._io0 = (0, 0)
@@ -161,58 +163,66 @@ class Outbox:
     def _open(self) -> sqlite3.Connection:
         try:
             db = connect(self.path)
-            row = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(n), 0), COALESCE(SUM(LENGTH(data)), 0), "
-                "COALESCE(MAX(id), 0) FROM batch"
-            ).fetchone()
-            self._rows, self._bytes, self._next_id = int(row[1]), int(row[2]), int(row[3]) + 1
-            self.stats.last_seq = dict(db.execute("SELECT pipeline, last FROM seq").fetchall())
-        except sqlite3.Error as exc:
+            row = db.execute("SELECT COALESCE(SUM(n), 0), COALESCE(SUM(LENGTH(data)), 0), MAX(id) FROM batch")
+            self._rows, self._bytes, top = row.fetchone()
+            self._next_id = (top or 0) + 1
+            self.stats.last_seq, self._holder = last_seqs(db)
+        except (sqlite3.Error, ValueError) as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         if self._rows:
             log.info("outbox %s: %d messages kept from the last run", self.path, self._rows)
         return db
 
-    def _encode_pending(self) -> tuple[list[tuple[int, int, float, int, bytes]], dict[str, int]]:
-        """Number the pending messages and pack them into rows: one per run of equal priority, so
-        order is kept and the drop order can still act per priority."""
-        seqs = dict(self.stats.last_seq)
-        now = time.time()
-        rows: list[tuple[int, int, float, int, bytes]] = []
-        run: list[Message] = []
-        prio = 0
-        for msg in self._pending:
-            if run and msg.priority != prio:
-                rows.append((self._next_id + len(rows), prio, now, len(run), encode(run)))
-                run = []
-            prio = msg.priority
-            seq = seqs.get(msg.pipeline, 0) + 1
-            seqs[msg.pipeline] = seq
-            body = {"v": PAYLOAD_VERSION, "device": self.device, "pipeline": msg.pipeline, "seq": seq}
-            body.update(msg.body)
-            payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-            run.append((f"{self.prefix}/{self.device}/{msg.pipeline}/{msg.kind}", payload))
-        if run:
-            rows.append((self._next_id + len(rows), prio, now, len(run), encode(run)))
-        return rows, seqs
+    def _keep_seqs(
+        self, holder: dict[str, int], deleted: set[int], seqs: dict[str, int]
+    ) -> list[tuple[str, int]]:
+        """Pipelines whose newest numbered batch is being deleted: their last number moves to the
+        `seq` table in the same transaction (and `holder` forgets them)."""
+        out = [(p, seqs[p]) for p, rid in holder.items() if rid in deleted]
+        for p, _ in out:
+            del holder[p]
+        return out
+
+    def _write(
+        self,
+        rows: list[Row],
+        seqs: dict[str, int],
+        finished: list[_Batch],
+        dead: list[tuple[str, bytes, str]],
+        dropped: list[int],
+    ) -> dict[str, int]:
+        """One transaction; returns the new holder map. Raises sqlite3.Error (rolled back by caller)."""
+        holder = dict(self._holder)
+        for rid, *_rest, row_seqs in rows:
+            holder.update(dict.fromkeys(json.loads(row_seqs), rid))
+        gone = {b.id for b in finished} | set(dropped)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO batch (id, priority, created, n, data, seqs) VALUES (?,?,?,?,?,?)", rows)
+        db.executemany(
+            "INSERT INTO seq (pipeline, last) VALUES (?, ?) "
+            "ON CONFLICT(pipeline) DO UPDATE SET last=excluded.last",
+            self._keep_seqs(holder, gone, seqs),
+        )
+        if dead:
+            now = time.time()
+            db.executemany(
+                "INSERT INTO dead (topic, payload, reason, at) VALUES (?,?,?,?)",
+                [(t, p, r, now) for t, p, r in dead],
+            )
+            db.execute("DELETE FROM dead WHERE id <= (SELECT MAX(id) FROM dead) - ?", (DEAD_KEEP,))
+        db.executemany("DELETE FROM batch WHERE id = ?", [(i,) for i in sorted(gone)])
+        db.execute("COMMIT")
+        return holder
 
     def _commit(self) -> bool:
         """One transaction: new batches, their sequence numbers, deletions of delivered batches."""
         if not (self._pending or self._finished or self._dead):
             return True
-        rows, seqs = self._encode_pending()
+        rows, seqs, runs = pack(self._pending, self.stats.last_seq, self._next_id, self.device, self.prefix)
         finished, dead = list(self._finished), list(self._dead)
-        db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT INTO batch (id, priority, created, n, data) VALUES (?,?,?,?,?)", rows)
-            db.executemany(
-                "INSERT INTO seq (pipeline, last) VALUES (?, ?) "
-                "ON CONFLICT(pipeline) DO UPDATE SET last=excluded.last",
-                [(p, s) for p, s in seqs.items() if self.stats.last_seq.get(p) != s],
-            )
-            self._delete(finished, dead)
-            db.execute("COMMIT")
+            self._holder = self._write(rows, seqs, finished, dead, [])
         except sqlite3.Error as exc:
             self._rollback(exc)
             return False
@@ -220,6 +230,11 @@ class Outbox:
         self.stats.committed += len(self._pending)
         self.stats.commits += 1
         self._next_id += len(rows)
+        if rows and self._last_loaded == rows[0][0] - 1 and len(self._to_send) < LOADED_MAX:
+            # Nothing older waits on disk: hand these over from memory instead of reading them back.
+            for row, msgs in zip(rows, runs, strict=True):
+                self._to_send.append(_Batch(row[0], msgs, len(row[4])))
+                self._last_loaded = row[0]
         self._rows += len(self._pending)
         self._bytes += sum(len(r[4]) for r in rows)
         self._pending.clear()
@@ -228,19 +243,10 @@ class Outbox:
         if self.stats.degraded:
             log.info("outbox writes work again")
             self.stats.degraded = None
-        self._enforce_bounds()
+        if over(self.cfg, self._rows, self._bytes):
+            self._enforce_bounds()
         self._count_io()
         return True
-
-    def _delete(self, finished: list[_Batch], dead: list[tuple[str, bytes, str]]) -> None:
-        if dead:
-            now = time.time()
-            self._db.executemany(
-                "INSERT INTO dead (topic, payload, reason, at) VALUES (?,?,?,?)",
-                [(t, p, r, now) for t, p, r in dead],
-            )
-            self._db.execute("DELETE FROM dead WHERE id <= (SELECT MAX(id) FROM dead) - ?", (DEAD_KEEP,))
-        self._db.executemany("DELETE FROM batch WHERE id = ?", [(b.id,) for b in finished])
 
     def _forget(self, finished: list[_Batch], dead: list[tuple[str, bytes, str]]) -> None:
         n = sum(len(b.msgs) for b in finished)
@@ -251,10 +257,8 @@ class Outbox:
         del self._dead[: len(dead)]
 
     def _rollback(self, exc: sqlite3.Error) -> None:
-        try:
+        if self._db.in_transaction:
             self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            log.debug("rollback failed", exc_info=True)
         self.stats.commit_errors += 1
         if self.stats.degraded is None:
             log.error("outbox commit failed (%s); keeping %d messages in memory", exc, len(self._pending))
@@ -265,76 +269,35 @@ class Outbox:
         if self._finished or self._dead:
             finished, dead = list(self._finished), list(self._dead)
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._delete(finished, dead)
-                self._db.execute("COMMIT")
+                self._holder = self._write([], self.stats.last_seq, finished, dead, [])
                 self._forget(finished, dead)
             except sqlite3.Error:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-        self._bound_memory()
-
-    def _bound_memory(self) -> None:
-        """While the disk refuses writes, keep at most `limit` messages: drop detail, then results,
-        events last; within a priority the newest go first (the oldest are nearest to delivery)."""
-        limit = max(self.cfg.commit_batch * 50, 1000)
-        excess = len(self._pending) - limit
-        if excess <= 0:
-            return
-        order = sorted(range(len(self._pending)), key=lambda i: (self._pending[i].priority, -i))
-        drop = set(order[:excess])
-        for i in drop:
-            p = self._pending[i].priority
-            self.stats.dropped_by_priority[p] = self.stats.dropped_by_priority.get(p, 0) + 1
-        self.stats.dropped += excess
-        self._pending = [m for i, m in enumerate(self._pending) if i not in drop]
+        self._pending, by = trim_pending(self._pending, max(self.cfg.commit_batch * 50, 1000))
+        self._count_dropped(by)
 
     def _enforce_bounds(self) -> None:
-        if self._rows <= self.cfg.max_rows and self._bytes <= self.cfg.max_bytes:
-            return
-        target_rows = int(self.cfg.max_rows * 0.9)
-        target_bytes = int(self.cfg.max_bytes * 0.9)
-        cutoff = time.time() - self.cfg.retention_s
-        # Drop order: detail first, then results past retention, then oldest results, events last.
-        # Batches already loaded for sending are about to go and are left alone.
-        orders: list[tuple[str, tuple[float, ...]]] = [
-            ("priority <= 0", ()),
-            ("priority = 1 AND created < ?", (cutoff,)),
-            ("priority = 1", ()),
-            ("priority >= 2", ()),
-        ]
-        rows_left, bytes_left = self._rows, self._bytes
-        gone: dict[int, int] = {}  # priority -> messages dropped
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            for where, args in orders:
-                if rows_left <= target_rows and bytes_left <= target_bytes:
-                    break
-                victims = []
-                for rid, n, size, prio in self._db.execute(
-                    f"SELECT id, n, LENGTH(data), priority FROM batch WHERE {where} AND id > ? ORDER BY id",
-                    (*args, self._last_loaded),
-                ):
-                    if rows_left <= target_rows and bytes_left <= target_bytes:
-                        break
-                    victims.append((rid,))
-                    rows_left -= n
-                    bytes_left -= size
-                    gone[prio] = gone.get(prio, 0) + n
-                self._db.executemany("DELETE FROM batch WHERE id = ?", victims)
-            self._db.execute("COMMIT")
+            v = choose_victims(self._db, self.cfg, self._rows, self._bytes, self._last_loaded)
+            if not v.ids:
+                return  # only batches already on their way are left
+            self._holder = self._write([], self.stats.last_seq, [], [], v.ids)
         except sqlite3.Error as exc:
             self._rollback(exc)
             return
-        self._rows, self._bytes = rows_left, bytes_left
-        self.stats.dropped += sum(gone.values())
-        for prio, n in gone.items():
-            self.stats.dropped_by_priority[prio] = self.stats.dropped_by_priority.get(prio, 0) + n
+        self._rows, self._bytes = v.rows_left, v.bytes_left
+        self._count_dropped(v.by_priority)
         log.warning(
-            "outbox full: dropped %d messages by priority (total dropped %d)",
-            sum(gone.values()),
+            "outbox full: dropped %d messages by priority (total %d)",
+            sum(v.by_priority.values()),
             self.stats.dropped,
         )
+
+    def _count_dropped(self, by_priority: dict[int, int]) -> None:
+        for prio, n in by_priority.items():
+            self.stats.dropped += n
+            self.stats.dropped_by_priority[prio] = self.stats.dropped_by_priority.get(prio, 0) + n
 
     def _count_io(self) -> None:
         wb, wc = thread_io()
@@ -412,7 +375,7 @@ class Outbox:
     def _load(self) -> bool:
         try:
             rows = self._db.execute(
-                "SELECT id, data FROM batch WHERE id > ? ORDER BY id LIMIT 4", (self._last_loaded,)
+                "SELECT id, data FROM batch WHERE id > ? ORDER BY id LIMIT ?", (self._last_loaded, LOADED_MAX)
             ).fetchall()
         except sqlite3.Error as exc:
             log.warning("outbox read failed: %s", exc)

@@ -13,22 +13,16 @@ from typing import Any
 import pytest
 
 from edge_agent.demo.broker import LocalBroker, free_port
-from edge_agent.outbox.db import stored_messages
+from edge_agent.outbox.db import committed_seqs, stored_messages
 
 
 def committed_seq(state: Path, pipeline: str = "fast") -> int:
     """The last sequence number the outbox committed (read from the database after the kill)."""
     path = state / "outbox.sqlite"
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        row = db.execute("SELECT last FROM seq WHERE pipeline = ?", (pipeline,)).fetchone()
-    except sqlite3.OperationalError:  # schema not created yet
-        row = None
-    finally:
-        db.close()
-    return int(row[0]) if row else 0
+        return committed_seqs(path).get(pipeline, 0) if path.exists() else 0
+    except sqlite3.OperationalError:  # created but the schema not yet
+        return 0
 
 
 @pytest.mark.slow
