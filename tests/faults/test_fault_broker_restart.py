@@ -44,3 +44,35 @@ def test_broker_down_10s_mid_stream_loses_nothing_and_keeps_order(
     assert rep.in_order  # every first arrival came after all smaller numbers
     assert agent.outbox.stats.last_seq["fast"] == N
     print(f"duplicates after the broker restart: {rep.duplicates}")
+
+
+@pytest.mark.slow
+def test_persistent_session_keeps_a_command_sent_while_the_agent_was_away(
+    tmp_path: Path, device_id: str
+) -> None:
+    import paho.mqtt.publish as single
+
+    from edge_agent.config.models import MqttConfig
+    from edge_agent.publish.mqtt import MqttPublisher
+
+    broker = restartable_broker(tmp_path / "broker")
+    cfg = MqttConfig(host="127.0.0.1", port=broker.port, reconnect_min_s=2, reconnect_max_s=2)
+    pub = MqttPublisher(cfg, device_id, birth=dict)
+    got: list[bytes] = []
+    pub.subscribe(f"edge/{device_id}/cmd/#", lambda m: got.append(m.payload))
+    pub.start()
+    try:
+        assert pub.wait_connected(10)
+        time.sleep(0.3)  # the SUBACK
+        broker.stop()
+        broker = restartable_broker(tmp_path / "broker", port=broker.port)
+        # Sent before the agent is back (its reconnect waits 2 s): only the stored session can hold it.
+        single.single(f"edge/{device_id}/cmd/ping", b"while-away", qos=1, port=broker.port)
+        assert not pub.connected
+        deadline = time.monotonic() + 15
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        pub.stop()
+        broker.stop()
+    assert got == [b"while-away"]
