@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,6 +30,7 @@ from paho.mqtt.properties import Properties
 
 from edge_agent.config.models import AgentConfig
 from edge_agent.demo.broker import LocalBroker, start_mosquitto
+from edge_agent.outbox.db import committed_seqs
 from edge_agent.outbox.sequence import SequenceTracker
 
 
@@ -220,3 +222,12 @@ def restartable_broker(workdir: Path, port: int | None = None) -> LocalBroker:
     """Mosquitto that saves its sessions and queued messages on SIGTERM and reloads them on start."""
     workdir.mkdir(exist_ok=True)
     return start_mosquitto(port=port, extra=PERSISTENT_BROKER.format(wd=workdir), workdir=workdir)
+
+
+def committed_seq(state: Path, pipeline: str = "fast") -> int:
+    """The last sequence number the outbox committed (read from the database after the kill)."""
+    path = state / "outbox.sqlite"
+    try:
+        return committed_seqs(path).get(pipeline, 0) if path.exists() else 0
+    except sqlite3.OperationalError:  # created but the schema not yet
+        return 0

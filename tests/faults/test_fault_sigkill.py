@@ -13,16 +13,8 @@ from typing import Any
 import pytest
 
 from edge_agent.demo.broker import LocalBroker, free_port
-from edge_agent.outbox.db import committed_seqs, stored_messages
-
-
-def committed_seq(state: Path, pipeline: str = "fast") -> int:
-    """The last sequence number the outbox committed (read from the database after the kill)."""
-    path = state / "outbox.sqlite"
-    try:
-        return committed_seqs(path).get(pipeline, 0) if path.exists() else 0
-    except sqlite3.OperationalError:  # created but the schema not yet
-        return 0
+from edge_agent.outbox.db import stored_messages
+from tests.faults.conftest import committed_seq
 
 
 @pytest.mark.slow
