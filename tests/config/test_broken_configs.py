@@ -177,14 +177,3 @@ def test_secrets_come_from_credentials_directory(tmp_path: Path, monkeypatch: py
     (tmp_path / "mqtt-password").write_text("from-credentials\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     assert read_secret("mqtt-password", "MY_PW") == "from-credentials"
-
-
-def test_empty_credential_counts_as_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edge_agent.config.secrets import read_secret
-
-    (tmp_path / "mqtt-password").write_text("\n")  # the unit's SetCredential= default
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    monkeypatch.delenv("MY_PW", raising=False)
-    assert read_secret("mqtt-password", "MY_PW") is None
-    monkeypatch.setenv("MY_PW", "from-env")
-    assert read_secret("mqtt-password", "MY_PW") == "from-env"
