@@ -96,7 +96,8 @@ def verify_bundle(root: Path, trusted_keys: list[Ed25519PublicKey] | None = None
             signed_by = key_id(key)
             break
         if signed_by is None:
-            raise BundleError(f"{root}: signature does not verify with any trusted key (tampered or wrong key)")
+            msg = "signature does not verify with any trusted key (tampered or wrong key)"
+            raise BundleError(f"{root}: {msg}")
     try:
         manifest = Manifest.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as exc:

@@ -13,7 +13,7 @@ JSON = dict[str, Any]
 
 @dataclass(slots=True)
 class Frame:
-    """One unit of input: a video frame (H×W×3 BGR uint8), an audio chunk (1-D float32, mono) or a
+    """One unit of input: a video frame (HxWx3 BGR uint8), an audio chunk (1-D float32, mono) or a
     sensor window (1-D or 2-D float32). `ts` is the capture time in Unix seconds; `index` counts from 0
     per source and restarts when a file source loops."""
 
