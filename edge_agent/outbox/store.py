@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 DEAD_KEEP = 1000
 LOADED_MAX = 4  # batches held in memory for sending; the rest wait on disk
-IDLE_TICK_S = 0.5  # re-check can_send this often even without a wake()
+IDLE_TICK_S = 0.5  # loop at least this often: re-check can_send, refresh the heartbeat
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0  # commit retry backoff while the disk refuses writes
 
 # publish(topic, payload) -> message token (paho mid) or None when it cannot take it now
@@ -337,7 +337,8 @@ class Outbox:
             self.beat = now = time.monotonic()
             dirty = bool(self._pending or self._finished or self._dead)
             wait = max(dirty_since + interval, self._retry_at) - now if dirty else IDLE_TICK_S
-            seen = self._take_commands(max(wait, 0.0))
+            # Never sleep past IDLE_TICK_S: the heartbeat above is what the watchdog trusts.
+            seen = self._take_commands(min(max(wait, 0.0), IDLE_TICK_S))
             now = time.monotonic()
             if not dirty and (self._pending or self._finished or self._dead):
                 dirty_since = now
