@@ -70,11 +70,17 @@ def _with_method(spec: QuantSpec, method: str) -> QuantSpec | None:
     return None if spec.method == method else spec.replace(method=method)
 
 
-def _next_rungs(start: QuantSpec) -> Iterator[tuple[str, Callable[[QuantSpec], QuantSpec | None]]]:
-    """(name, change) pairs; each change applies to the best spec so far, None when it does not apply."""
-    if start.mode in ("static-qdq", "qnn-a16w8", "dynamic"):
+def _next_rungs(
+    start: QuantSpec, formats: bool
+) -> Iterator[tuple[str, Callable[[QuantSpec], QuantSpec | None]]]:
+    """(name, change) pairs; each change applies to the best spec so far, None when it does not apply.
+
+    With `formats` False (an accelerator whose kernels accept only the recipe's granularity and
+    types), only calibration methods and node exclusion are tried.
+    """
+    if formats and start.mode in ("static-qdq", "qnn-a16w8", "dynamic"):
         yield "per-channel", lambda s: None if s.per_channel else s.replace(per_channel=True)
-    if start.mode == "static-qdq":
+    if formats and start.mode == "static-qdq":
         yield (
             "uint8 weights",
             lambda s: (
@@ -83,8 +89,10 @@ def _next_rungs(start: QuantSpec) -> Iterator[tuple[str, Callable[[QuantSpec], Q
                 else None
             ),
         )
+    if start.mode in ("static-qdq", "qnn-a16w8"):
         for method in ("percentile", "entropy"):
             yield f"calibration {method}", partial(_with_method, method=method)
+    if formats and start.mode == "static-qdq":
         yield (
             "uint16 activations",
             lambda s: (
@@ -106,6 +114,7 @@ def climb(
     max_drop: float,
     workdir: Path,
     ladder: bool = True,
+    formats: bool = True,
     progress: bool = True,
 ) -> LadderResult:
     """Try `start`, then rungs until one meets 1 - value <= max_drop; return every rung tried."""
@@ -136,7 +145,7 @@ def climb(
 
     if attempt("recipe", start).passed or not ladder:
         return LadderResult(rungs, best)
-    for name, change in _next_rungs(start):
+    for name, change in _next_rungs(start, formats):
         base = best.spec if best is not None else start
         spec = change(base)
         if spec is None:

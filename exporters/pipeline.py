@@ -145,6 +145,7 @@ def _gate(
     loaded: Loaded,
     spec: QuantSpec,
     *,
+    profile: HardwareProfile,
     fp32: Path,
     calib: list[Feed],
     held: list[Feed],
@@ -170,6 +171,11 @@ def _gate(
         )
         return fp32, None, gate
 
+    # An accelerator (first EP not the CPU) takes the recipe's types and granularity or falls back to
+    # CPU node by node: there the ladder only varies calibration and exclusions.
+    formats = profile.providers[0].name == "CPUExecutionProvider"
+    gate["format_rungs"] = formats
+
     def evaluate(path: Path) -> dict[str, Any]:
         return compare(loaded.task, ref, run(path, held), loaded.head)
 
@@ -181,6 +187,7 @@ def _gate(
         max_drop=max_drop,
         workdir=work,
         ladder=opts.ladder,
+        formats=formats,
         progress=opts.progress,
     )
     gate["rungs"] = [r.report() for r in result.rungs]
@@ -235,7 +242,15 @@ def export_model(opts: ExportOptions) -> ExportResult:
         task_key = "labels" if loaded.reference is not None else loaded.task
         max_drop = opts.max_drop if opts.max_drop is not None else DEFAULT_MAX_DROP.get(task_key, 0.01)
         final, ladder, gate = _gate(
-            opts, loaded, spec, fp32=fp32, calib=calib, held=held, max_drop=max_drop, work=work
+            opts,
+            loaded,
+            spec,
+            profile=profile,
+            fp32=fp32,
+            calib=calib,
+            held=held,
+            max_drop=max_drop,
+            work=work,
         )
         chosen = ladder.best.spec if ladder and ladder.best else None
         feeds = held or [_random_feed(inputs, opts.max_length)]

@@ -6,6 +6,7 @@ turns it into the manifest's QuantizationInfo.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -101,6 +102,12 @@ def _method(name: str) -> Any:
 
 def quantize(spec: QuantSpec, src: Path, dst: Path, calib: list[Feed], *, progress: bool = True) -> Path:
     """Write `src` quantized per `spec` to `dst`."""
+    # ORT's calibrators print() their progress: keep stdout clean for --json reports.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _quantize(spec, src, dst, calib, progress)
+
+
+def _quantize(spec: QuantSpec, src: Path, dst: Path, calib: list[Feed], progress: bool) -> Path:
     from onnxruntime import quantization as q
 
     try:
