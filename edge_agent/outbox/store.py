@@ -139,9 +139,10 @@ class Outbox:
         self._cmd.put(("stop", None))
         if self._thread.is_alive():
             self._thread.join(5)
-        else:
-            self._take_commands()
-            self._commit()
+        else:  # never started (or already gone): commit what was queued here
+            while not self._cmd.empty():
+                self._take_commands()
+                self._commit()
         self._db.close()
 
     def snapshot(self) -> dict[str, object]:

@@ -184,3 +184,13 @@ def test_bounds_drop_detail_first_then_results_and_events_last(make: Any, tmp_pa
     assert len(kept) <= 100
     assert sum(k["seq"] <= 40 for k in kept) == 40  # every event kept
     assert [k["i"] for k in kept if k["seq"] > 80] == list(range(20, 70))  # the newest results kept
+
+
+def test_closing_an_outbox_that_never_started_commits_everything(make: Any, tmp_path: Path) -> None:
+    ob = make(commit_batch=10)
+    for i in range(35):
+        ob.put(result(i))
+    ob.close()
+    assert [json.loads(p)["seq"] for _t, p in stored_messages(tmp_path / "outbox.sqlite")] == list(
+        range(1, 36)
+    )
