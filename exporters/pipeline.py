@@ -393,4 +393,12 @@ def _summary(bench: dict[str, Any], gate: dict[str, Any], chosen: QuantSpec | No
             "size_bytes": mine["size_bytes"],
             "accelerator_node_share": round(1 - nodes.get("CPUExecutionProvider", 0) / total, 3),
         }
+    speedup = bench.get("speedup")
+    if chosen is not None and isinstance(speedup, float) and speedup < 1.0:
+        # The gate is about accuracy; a variant that passes it by being slower must not pass silently.
+        msg = f"the {chosen.mode} variant is {1 / speedup:.2f}x slower than fp32 on the build machine"
+        if chosen.activation_type in ("uint16", "int16"):
+            msg += " (16-bit activations have no integer kernels on the CPU EP; an NPU runs them natively)"
+        log.warning("%s", msg)
+        out["warnings"] = [msg]
     return out

@@ -21,7 +21,7 @@ from exporters.pipeline import ExportOptions, ExportResult, export_model
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops  # noqa: E402
+from images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops, write_faces  # noqa: E402
 
 SENTENCES = HERE / "data" / "sentences.txt"
 MOBILENET = f"{HERE / 'models' / 'mobilenet_v2.py'}:mobilenet_v2"
@@ -146,3 +146,17 @@ def mobilenet_onnx(session_dir: Path, mobilenet_weights: Path) -> Path:
 
     spec = SourceSpec(MOBILENET, weights=mobilenet_weights, input_shape=(1, 3, 224, 224))
     return load_source(spec, session_dir / "mnv2-onnx").onnx_path
+
+
+@pytest.fixture(scope="session")
+def blazeface_int8(session_dir: Path, blazeface_tflite: Path) -> ExportResult:
+    """BlazeFace through static QDQ and the ladder, gated by box F1 on held-out faces."""
+    opts = ExportOptions(
+        source=str(blazeface_tflite),
+        out=session_dir / "blazeface-int8",
+        runs=10,
+        progress=False,
+        calib=write_faces(session_dir / "faces-calib", range(0, 200, 5)),
+        holdout=write_faces(session_dir / "faces-holdout", range(2, 200, 5)),
+    )
+    return export_model(opts)

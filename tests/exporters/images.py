@@ -41,3 +41,21 @@ def write_crops(folder: Path, photos: tuple[str, ...], n: int, seed: int, size: 
         crop = cv2.resize(im[y : y + s, x : x + s], (size, size), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(folder / f"{i:04d}.png"), crop[..., ::-1])
     return folder
+
+
+def write_faces(folder: Path, indices: range, size: int = 256) -> Path:
+    """Labelled Faces in the Wild crops (scikit-image's 25 px subset), upscaled and padded onto a grey
+    frame so a face covers half of it, as a camera would see someone close by."""
+    import skimage.data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    faces = skimage.data.lfw_subset()
+    half = size // 2
+    for i in indices:
+        face = cv2.resize((faces[i] * 255).astype(np.uint8), (half, half), interpolation=cv2.INTER_CUBIC)
+        canvas = np.full((size, size, 3), 128, np.uint8)
+        top = (i * 37) % (size - half)  # faces at varied places, deterministically
+        left = (i * 53) % (size - half)
+        canvas[top : top + half, left : left + half] = face[..., None]
+        cv2.imwrite(str(folder / f"{i:04d}.png"), canvas)
+    return folder

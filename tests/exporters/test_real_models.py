@@ -79,3 +79,19 @@ def test_blazeface_tflite_finds_the_astronauts_face(blazeface_bundle: ExportResu
     cx, cy = (x1 + x2) / 2 * 512, (y1 + y2) / 2 * 512
     assert 170 < cx < 260
     assert 60 < cy < 180
+
+
+def test_blazeface_static_int8_climbs_to_the_box_f1_budget(blazeface_int8: ExportResult) -> None:
+    gate = blazeface_int8.report["gate"]
+    assert gate["metric"] == "box_f1"
+    assert gate["passed"] is True
+    assert gate["value"] >= 0.95
+    rungs = gate["rungs"]
+    assert rungs[0]["value"] < 0.95  # the recipe alone loses faces: the ladder had work to do
+    assert rungs[-1]["passed"] is True
+    assert all(not r["passed"] for r in rungs[:-1])
+    q = verify_bundle(blazeface_int8.bundle.root).manifest.quantization
+    assert q.mode == "static-qdq"
+    assert q.activation_type == rungs[-1]["quantization"]["activation_type"]
+    if blazeface_int8.report["benchmark"]["speedup"] < 1.0:
+        assert "slower than fp32" in blazeface_int8.report["warnings"][0]
