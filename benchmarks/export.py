@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "exporters"))
 
-from images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops  # noqa: E402
+from export_images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops  # noqa: E402
 
 from exporters.pipeline import ExportOptions, export_model  # noqa: E402
 

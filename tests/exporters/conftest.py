@@ -21,7 +21,7 @@ from exporters.pipeline import ExportOptions, ExportResult, export_model
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops, write_faces  # noqa: E402
+from export_images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops, write_faces  # noqa: E402
 
 SENTENCES = HERE / "data" / "sentences.txt"
 MOBILENET = f"{HERE / 'models' / 'mobilenet_v2.py'}:mobilenet_v2"
