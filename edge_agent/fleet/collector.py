@@ -70,7 +70,7 @@ class Collector:
         prefix: str = "edge",
         share_group: str | None = None,
         batch: int = 500,
-        flush_s: float = 0.2,
+        flush_s: float = 0.0,
         on_record: Callable[[Record], None] | None = None,
     ) -> None:
         self.client = client
@@ -110,21 +110,28 @@ class Collector:
         )  # blocks paho only if the database is 100k rows behind: back-pressure
 
     def _write_loop(self) -> None:
-        pending: list[tuple[Record, int, int]] = []
-        deadline = time.monotonic() + self.flush_s
+        # Commit as soon as the queue runs dry (or `batch` rows, or `flush_s` passed): the broker keeps
+        # only a few unacknowledged QoS 1 messages in flight per client (mosquitto's max_inflight_messages,
+        # 20 by default), so waiting to fill a big batch would throttle the collector to a trickle.
         while True:
-            try:
-                item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                item = None
-            if item is not None and item is not _STOP:
-                pending.append(item)
-            if pending and (item is None or item is _STOP or len(pending) >= self.batch):
-                self._flush(pending)
-                pending = []
-            if item is None or not pending:
-                deadline = time.monotonic() + self.flush_s
+            item = self._q.get()
             if item is _STOP:
+                return
+            pending = [item]
+            deadline = time.monotonic() + self.flush_s
+            stop = False
+            while len(pending) < self.batch:
+                try:
+                    left = deadline - time.monotonic()
+                    item = self._q.get(timeout=left) if left > 0 else self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                pending.append(item)
+            self._flush(pending)
+            if stop:
                 return
 
     def _flush(self, items: list[tuple[Record, int, int]]) -> None:
