@@ -138,19 +138,22 @@ def _watch_loop(args: argparse.Namespace, view: Any, stop: threading.Event) -> N
 
 
 def handle_collect(args: argparse.Namespace) -> int:
-    from edge_agent.fleet.client import connect, disconnect
+    from edge_agent.fleet.client import disconnect, make_client, open_client
     from edge_agent.fleet.collector import Collector
     from edge_agent.fleet.store import open_store
 
     store = open_store(args.db)
-    client = connect(broker_options(args), role="collector", clean_start=args.client_id is None)
+    opts = broker_options(args)
+    persistent = args.client_id is not None  # a fixed id keeps the session while the collector restarts
+    client = make_client(opts, role="collector", clean_start=not persistent)
+    collector = Collector(client, store, prefix=args.prefix, share_group=args.share)
+    open_client(client, opts, clean_start=not persistent)
     fuser = None
     if args.zones:
         from edge_agent.fleet.fusion import Fuser, load_zones
 
         fuser = Fuser(load_zones(args.zones), client, args.prefix)
         fuser.start()
-    collector = Collector(client, store, prefix=args.prefix, share_group=args.share)
     collector.start()
     log.info("collecting %s into %s", collector.filter, args.db)
     try:

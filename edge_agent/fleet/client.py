@@ -15,6 +15,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.errors import FleetError
@@ -37,10 +39,9 @@ class BrokerOptions:
     keepalive: int = 30
 
 
-def connect(
-    opts: BrokerOptions, *, role: str = "fleet", clean_start: bool = True, timeout: float = 10.0
-) -> mqtt.Client:
-    """Return a connected client with its network loop running, or raise FleetError saying why not."""
+def make_client(opts: BrokerOptions, *, role: str = "fleet", clean_start: bool = True) -> mqtt.Client:
+    """A configured, not yet connected client: register callbacks on it before `open_client`, so nothing
+    the broker sends right after CONNACK (a persistent session's queued messages) finds no handler."""
     v5 = opts.protocol == "5"
     cid = opts.client_id or f"edge-{role}-{uuid.uuid4().hex[:10]}"
     client = mqtt.Client(
@@ -62,6 +63,23 @@ def connect(
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise FleetError(f"TLS setup failed: {exc}") from exc
         client.tls_insecure_set(opts.insecure)
+    return client
+
+
+def open_client(
+    client: mqtt.Client,
+    opts: BrokerOptions,
+    *,
+    clean_start: bool = True,
+    session_expiry_s: int = 24 * 3600,
+    timeout: float = 10.0,
+) -> mqtt.Client:
+    """Connect and start the network loop; raise FleetError saying why not.
+
+    With `clean_start=False` (a fixed client id) the broker keeps the session, subscriptions and queued
+    QoS 1 messages, for `session_expiry_s` after a disconnect (MQTT 5; 3.1.1 keeps it until cleaned).
+    """
+    v5 = opts.protocol == "5"
     done = threading.Event()
     result: list[ReasonCode | str] = []
 
@@ -70,12 +88,17 @@ def connect(
         done.set()
 
     client.on_connect = on_connect
+    props = None
+    if v5 and not clean_start:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = session_expiry_s
     try:
         client.connect(
             opts.host,
             opts.port,
             keepalive=opts.keepalive,
             clean_start=clean_start if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
         )
     except (OSError, ssl.SSLError) as exc:
         raise FleetError(f"cannot connect to {opts.host}:{opts.port}: {exc}") from exc
@@ -89,6 +112,14 @@ def connect(
         raise FleetError(f"broker refused the connection: {rc}")
     client.on_connect = None
     return client
+
+
+def connect(
+    opts: BrokerOptions, *, role: str = "fleet", clean_start: bool = True, timeout: float = 10.0
+) -> mqtt.Client:
+    """make_client + open_client, for tools that subscribe after connecting."""
+    client = make_client(opts, role=role, clean_start=clean_start)
+    return open_client(client, opts, clean_start=clean_start, timeout=timeout)
 
 
 def disconnect(client: mqtt.Client) -> None:

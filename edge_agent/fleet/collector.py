@@ -88,11 +88,14 @@ class Collector:
         self._q: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self._writer = threading.Thread(target=self._write_loop, name="collector-writer", daemon=True)
         self._subscribed = threading.Event()
+        # Registered now, before the client connects (fleet.client.make_client): a persistent session's
+        # queued messages arrive right after CONNACK and must be stored and acked, not dropped.
         client.manual_ack_set(True)
+        client.message_callback_add(self._match, self._on_message)
+        self._writer.start()
 
     def start(self, timeout: float = 10.0) -> None:
-        self._writer.start()
-        self.client.message_callback_add(self._match, self._on_message)
+        """Subscribe (again: with a persistent session the broker already has it, which is harmless)."""
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self.client.subscribe(self.filter, qos=1)
         if not self._subscribed.wait(timeout):

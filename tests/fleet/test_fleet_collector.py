@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from edge_agent.demo.broker import LocalBroker
-from edge_agent.fleet.client import BrokerOptions, connect, disconnect
+from edge_agent.fleet.client import BrokerOptions, connect, disconnect, make_client, open_client
 from edge_agent.fleet.collector import Collector, record_from
 from edge_agent.fleet.store import Gap, SQLiteStore, Store, open_store
 
@@ -124,3 +124,29 @@ def test_two_collectors_share_postgres(mosquitto_factory: Any, postgres_dsn: str
         mosquitto_factory(BROKER), open_store(postgres_dsn), open_store(postgres_dsn), "shared-pg"
     )
     check(open_store(postgres_dsn), a, b, "shared-pg")
+
+
+def test_collector_restart_with_a_persistent_session_loses_nothing(
+    mosquitto: LocalBroker, tmp_path: Path, device_id: str
+) -> None:
+    opts = BrokerOptions(port=mosquitto.port, client_id=f"collector-{device_id}")
+    store = SQLiteStore(tmp_path / "p.sqlite")
+    col = Collector(make_client(opts, clean_start=False), store)
+    open_client(col.client, opts, clean_start=False)
+    col.start()
+    pub = connect(BrokerOptions(port=mosquitto.port), role="device")
+    publish_all(pub, [(f"edge/{device_id}/cam/results", result(device_id, "cam", s)) for s in range(1, 51)])
+    assert wait_until(lambda: col.stored == 50)
+    col.stop()
+    disconnect(col.client)  # the collector is down...
+    publish_all(pub, [(f"edge/{device_id}/cam/results", result(device_id, "cam", s)) for s in range(51, 151)])
+    col2 = Collector(make_client(opts, clean_start=False), store)  # ...and back with the same client id
+    open_client(col2.client, opts, clean_start=False)
+    col2.start()
+    try:
+        assert wait_until(lambda: store.count(device_id) == 150), store.count(device_id)
+        assert store.gaps(device_id) == []
+    finally:
+        col2.stop()
+        disconnect(col2.client)
+        disconnect(pub)
