@@ -91,6 +91,7 @@ class Pipeline:
         self.failures = 0
         self.latencies: deque[float] = deque(maxlen=512)
         self.first_result_at: float | None = None
+        self.last_frame: Frame | None = None  # kept only with publish.include_frame (`snapshot` command)
         self.started_at = 0.0
         self.finished = threading.Event()
         # Heartbeat per thread (prep, infer), refreshed on every queue wait: the systemd watchdog
@@ -273,6 +274,8 @@ class Pipeline:
         assert self.post is not None
         run = self._run or self.model.run
         frame = prep.frame
+        if self.cfg.publish.include_frame:
+            self.last_frame = frame
         acc = self.accounts
         t0 = time.perf_counter()
         with acc.stage("inference") if acc else contextlib.nullcontext():

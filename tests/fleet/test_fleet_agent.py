@@ -140,3 +140,32 @@ def _deploys(client: Any, agent: Agent, key: Ed25519PrivateKey, tmp_path: Path, 
     )
     [outcome] = deploy(client, stranger, [device_id], "orient", timeout=60)
     assert (outcome.state, outcome.step) == ("failed", "verify")
+
+
+def test_snapshot_only_when_the_pipeline_opts_in(setup: Any, mosquitto: LocalBroker, device_id: str) -> None:
+    import base64
+
+    import cv2
+    import numpy as np
+
+    cfg_path, _key = setup
+    cfg = load_config(cfg_path)
+    cfg.pipelines["orient"].publish.include_frame = True
+    agent = Agent(cfg)
+    agent.start()
+    client = connect(BrokerOptions(port=mosquitto.port), role="fleet")
+    try:
+        req = Requester(client)
+        deadline = time.monotonic() + 15
+        while agent.pipelines["orient"].last_frame is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = req.request(device_id, "snapshot", {"pipeline": "orient"})
+        assert r["ok"], r
+        jpeg = base64.b64decode(r["result"]["data_b64"])
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        frame = agent.pipelines["orient"].last_frame
+        assert frame is not None
+        assert img.shape == frame.data.shape
+    finally:
+        disconnect(client)
+        agent.stop(drain_s=0)
