@@ -70,7 +70,9 @@ def _images(folder: Path, input_name: str, shape: list[int | str], cfg: Preproce
         yield {input_name: preprocess_image(bgr, cfg, (int(size[0]), int(size[1])))}
 
 
-def _text(path: Path, text_dir: Path | None, input_names: list[str], max_length: int) -> Iterator[Feed]:
+def _text(
+    path: Path, text_dir: Path | None, input_names: list[str], max_length: int, fixed: int | None
+) -> Iterator[Feed]:
     if text_dir is None:
         raise DataError(f"{path}: text lines need a model with tokenizer files (a Hugging Face source)")
     from transformers import AutoTokenizer
@@ -78,7 +80,9 @@ def _text(path: Path, text_dir: Path | None, input_names: list[str], max_length:
     tok = AutoTokenizer.from_pretrained(str(text_dir))  # type: ignore[no-untyped-call]
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     for line in lines:
-        enc = tok(line, truncation=True, max_length=max_length, return_tensors="np")
+        # A static-shape model (NPU targets) takes exactly `fixed` tokens: pad every line to it.
+        pad = {"padding": "max_length"} if fixed else {}
+        enc = tok(line, truncation=True, max_length=fixed or max_length, return_tensors="np", **pad)
         missing = [n for n in input_names if n not in enc]
         if missing:
             raise DataError(f"the tokenizer gives no {missing} for the model's inputs {input_names}")
@@ -122,7 +126,8 @@ def load_samples(
     elif path.suffix in (".npy", ".npz"):
         it = _arrays(path, names)
     elif path.suffix == ".txt":
-        it = _text(path, text_dir, names, max_length)
+        seq = inputs[0][1][1] if len(inputs[0][1]) > 1 else None
+        it = _text(path, text_dir, names, max_length, seq if isinstance(seq, int) and seq > 0 else None)
     else:
         raise DataError(f"{path}: expected an image folder, .npy, .npz or .txt (one sentence a line)")
     out: list[Feed] = []

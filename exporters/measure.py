@@ -4,7 +4,8 @@ A fresh process per variant keeps one model's memory out of another's peak RSS. 
 fp32 and every variant are timed on the same input, one after another, with the same thread count.
 Node placement per execution provider comes from ORT's profiler (every node event names its EP).
 
-Run as a module (`python -m exporters.measure MODEL FEED.npz RUNS THREADS`) it prints one JSON line.
+Run as a module (`python -m exporters.measure MODEL FEED.npz RUNS THREADS [EP...]`) it prints one
+JSON line.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure_here(model: Path, feed: Feed, runs: int, threads: int) -> dict[str, Any]:
+def measure_here(
+    model: Path, feed: Feed, runs: int, threads: int, wanted: list[str] | None = None
+) -> dict[str, Any]:
     """Time `runs` calls after a warm-up; must run in a process of its own for RSS to mean anything."""
     import onnxruntime as ort
     from tqdm import tqdm
@@ -67,7 +70,11 @@ def measure_here(model: Path, feed: Feed, runs: int, threads: int) -> dict[str, 
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
-    providers = ["CPUExecutionProvider"]
+    # The target's EPs that this machine has, in its order, then the CPU EP; options stay with the agent
+    # (they name device paths and caches), so placement here is what ORT does by default.
+    available = set(ort.get_available_providers())
+    providers = [p for p in (wanted or []) if p in available and p != "CPUExecutionProvider"]
+    providers.append("CPUExecutionProvider")
     sess = ort.InferenceSession(str(model), so, providers=providers)
     for _ in range(WARMUP):
         sess.run(None, feed)
@@ -89,11 +96,14 @@ def measure_here(model: Path, feed: Feed, runs: int, threads: int) -> dict[str, 
     }
 
 
-def measure(model: Path, feed: Feed, *, runs: int = 50, threads: int = 1) -> dict[str, Any]:
+def measure(
+    model: Path, feed: Feed, *, runs: int = 50, threads: int = 1, providers: list[str] | None = None
+) -> dict[str, Any]:
     """Run measure_here in a child process and return its JSON."""
     feed_path = model.with_name(model.stem + ".bench.npz")
     np.savez(feed_path, **feed)  # type: ignore[arg-type]
     cmd = [sys.executable, "-m", "exporters.measure", str(model), str(feed_path), str(runs), str(threads)]
+    cmd += providers or []
     # The child must import this package even when it is not installed (a checkout).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False, env=env)
@@ -106,9 +116,10 @@ def measure(model: Path, feed: Feed, *, runs: int = 50, threads: int = 1) -> dic
 
 def main(argv: list[str]) -> int:
     model, feed_path, runs, threads = Path(argv[0]), Path(argv[1]), int(argv[2]), int(argv[3])
+    wanted = argv[4:]
     with np.load(feed_path) as z:
         feed = {k: z[k] for k in z.files}
-    print(json.dumps(measure_here(model, feed, runs, threads)))
+    print(json.dumps(measure_here(model, feed, runs, threads, wanted)))
     return 0
 
 

@@ -254,7 +254,12 @@ def export_model(opts: ExportOptions) -> ExportResult:
         )
         chosen = ladder.best.spec if ladder and ladder.best else None
         feeds = held or [_random_feed(inputs, opts.max_length)]
-        bench = _benchmark(opts, fp32, final, chosen, feeds) if opts.measure else {}
+        eps = [p.name for p in profile.providers]
+        bench = (
+            _benchmark(opts, fp32=fp32, final=final, chosen=chosen, feeds=feeds, providers=eps)
+            if opts.measure
+            else {}
+        )
         golden_feeds = feeds[: opts.golden_count]
         golden_out = run(final, golden_feeds)
         files, text = _extra_files(opts, loaded)
@@ -350,14 +355,24 @@ def _data(
 
 
 def _benchmark(
-    opts: ExportOptions, fp32: Path, final: Path, chosen: QuantSpec | None, feeds: list[Feed]
+    opts: ExportOptions,
+    *,
+    fp32: Path,
+    final: Path,
+    chosen: QuantSpec | None,
+    feeds: list[Feed],
+    providers: list[str],
 ) -> dict[str, Any]:
     """fp32 and the chosen variant, same input, same threads, one after the other."""
     # the largest held-out sample (longest sentence): latency where it matters most
     feed = max(feeds, key=lambda f: sum(v.size for v in f.values()))
-    bench: dict[str, Any] = {"fp32": measure(fp32, feed, runs=opts.runs, threads=opts.threads)}
+    bench: dict[str, Any] = {
+        "fp32": measure(fp32, feed, runs=opts.runs, threads=opts.threads, providers=providers)
+    }
     if chosen is not None:
-        q = bench[chosen.mode] = measure(final, feed, runs=opts.runs, threads=opts.threads)
+        q = bench[chosen.mode] = measure(
+            final, feed, runs=opts.runs, threads=opts.threads, providers=providers
+        )
         bench["speedup"] = round(bench["fp32"]["p50_ms"] / q["p50_ms"], 3)
         bench["size_ratio"] = round(bench["fp32"]["size_bytes"] / q["size_bytes"], 3)
     return bench

