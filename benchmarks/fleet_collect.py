@@ -66,7 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--dsn", help="also measure PostgreSQL at this DSN")
-    ap.add_argument("--inflight", type=int, default=20, help="mosquitto max_inflight_messages (its default: 20)")
+    ap.add_argument("--inflight", type=int, default=20, help="mosquitto max_inflight_messages (default 20)")
     args = ap.parse_args()
     # Mosquitto drops QoS 1 messages for a client that falls more than max_queued_messages (default 1000)
     # behind, even while it is connected: a fleet broker must raise it (docs/fleet.md).
