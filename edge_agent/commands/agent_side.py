@@ -178,6 +178,12 @@ class DeviceFleet:
             outbox_depth=lambda: int(agent.outbox.depth),
         )
 
+    def _task(self, pipeline: str) -> str | None:
+        """The bundle manifest's task (classification, detection, anomaly, vad...) when the model has one."""
+        model = getattr(self.agent.pipelines.get(pipeline), "model", None)
+        bundle = getattr(model, "bundle", None)
+        return bundle.manifest.task if bundle is not None else None
+
     def stats(self) -> dict[str, Any]:
         """The periodic stats payload: system health, per-pipeline fps/latency/skips, per-result CPU."""
         return self.reporter.build()
@@ -201,7 +207,7 @@ class DeviceFleet:
             announcer = DiscoveryAnnouncer(
                 lambda t, p, r: self._publish(t, p, retain=r),
                 self.agent.device,
-                lambda: [info_from_config(n, p) for n, p in self.agent.cfg.pipelines.items()],
+                lambda: [info_from_config(n, p, self._task(n)) for n, p in self.agent.cfg.pipelines.items()],
                 prefix=self.prefix,
                 version=self.version,
                 discovery_prefix=ha.discovery_prefix,

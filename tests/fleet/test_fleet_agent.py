@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent.agent import Agent
 from edge_agent.bundle.sign import public_pem
+from edge_agent.cli.main import main
 from edge_agent.config import load_config
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
@@ -53,10 +54,12 @@ def setup(tmp_path: Path, mosquitto: LocalBroker, orinet_path: Path, demo_video:
 
 
 def test_commands_and_deploys_on_a_running_agent(
-    setup: Any, tmp_path: Path, mosquitto: LocalBroker, orinet_path: Path, device_id: str
+    setup: Any, mosquitto: LocalBroker, orinet_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg_path, key = setup
+    tmp_path = cfg_path.parent
     agent = Agent(load_config(cfg_path), config_path=cfg_path)
+    device_id = agent.device
     agent.start()
     client = connect(BrokerOptions(port=mosquitto.port), role="fleet")
     try:
@@ -71,7 +74,7 @@ def test_commands_and_deploys_on_a_running_agent(
                 if time.monotonic() > deadline:
                     raise
         _commands(req, agent, device_id, cfg_path)
-        _deploys(client, agent, key, tmp_path, orinet_path)
+        _deploys(client, agent, key=key, tmp_path=tmp_path, orinet_path=orinet_path, capsys=capsys)
     finally:
         disconnect(client)
         agent.stop(drain_s=0.5)
@@ -106,7 +109,15 @@ def _commands(req: Requester, agent: Agent, device_id: str, cfg_path: Path) -> N
     assert stats["rss_bytes"] > 0
 
 
-def _deploys(client: Any, agent: Agent, key: Ed25519PrivateKey, tmp_path: Path, orinet_path: Path) -> None:
+def _deploys(
+    client: Any,
+    agent: Agent,
+    *,
+    key: Ed25519PrivateKey,
+    tmp_path: Path,
+    orinet_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     device_id = agent.device
     good = bundle_from_model(
         tmp_path / "b2",
@@ -138,8 +149,31 @@ def _deploys(client: Any, agent: Agent, key: Ed25519PrivateKey, tmp_path: Path, 
         version="4.0",
         preprocess=PRE,
     )
-    [outcome] = deploy(client, stranger, [device_id], "orient", timeout=60)
-    assert (outcome.state, outcome.step) == ("failed", "verify")
+    rc = main(
+        [
+            "fleet",
+            "deploy",
+            "--port",
+            str(client.port),
+            str(stranger),
+            "--pipeline",
+            "orient",
+            "--device",
+            device_id,
+            "--json",
+            "--timeout",
+            "60",
+        ]
+    )
+    assert rc == 1
+    [line] = capsys.readouterr().out.strip().splitlines()
+    outcome_cli = json.loads(line)
+    assert (outcome_cli["device"], outcome_cli["state"], outcome_cli["step"]) == (
+        device_id,
+        "failed",
+        "verify",
+    )
+    assert "does not verify" in outcome_cli["reason"]
 
 
 def test_snapshot_only_when_the_pipeline_opts_in(setup: Any, mosquitto: LocalBroker, device_id: str) -> None:
