@@ -101,6 +101,9 @@ def _commands(req: Requester, agent: Agent, device_id: str, cfg_path: Path) -> N
     assert r["ok"], r
     assert yaml.safe_load(cfg_path.read_text())["stats_interval_s"] == 2
     assert agent.cfg.stats_interval_s == 2
+    cfg_path.write_text(cfg_path.read_text().replace("stats_interval_s: 2", "stats_interval_s: 3"))
+    assert req.request(device_id, "reload")["ok"]
+    assert agent.cfg.stats_interval_s == 3
     bad = req.request(device_id, "set", {"patch": {"pipelines": {"orient": {"source": {"fps": -1}}}}})
     assert bad["error"] == "invalid_args"
     assert "fps" in bad["reason"]

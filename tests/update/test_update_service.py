@@ -163,3 +163,25 @@ def test_hostile_archive_refused(tmp_path: Path, control: ModelControl) -> None:
     )
     assert (final["state"], final["failed_step"]) == ("failed", "unpack")
     assert not (tmp_path / "state/updates/escape.txt").exists()
+
+
+def test_update_over_http(tmp_path: Path, key: Ed25519PrivateKey, control: ModelControl) -> None:
+    import functools
+    import http.server
+    import threading
+
+    tgz, sha = archive(make_bundle(tmp_path / "www" / "v2", key, version="2.0", bias=4.0))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tgz.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        svc = service(control, tmp_path / "state", [])
+        assert svc.run("cam", {"url": f"{base}/{tgz.name}", "sha256": sha}, "h1")["state"] == "ok"
+        assert control.version == "2.0"
+        missing = svc.run("cam", {"url": f"{base}/nope.tgz", "sha256": sha}, "h2")
+        assert (missing["state"], missing["failed_step"]) == ("failed", "fetch")
+        assert "404" in missing["reason"]
+    finally:
+        server.shutdown()
+        server.server_close()
