@@ -19,9 +19,12 @@ STATS_VERSION = 1
 Snapshots = Callable[[], Mapping[str, Mapping[str, Any]]]
 
 
-def _count(snap: Mapping[str, Any]) -> int:
-    value = snap.get("results_total", snap.get("inferred", 0))
+def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _count(snap: Mapping[str, Any]) -> int:
+    return _int(snap.get("results_total", snap.get("inferred", 0)))
 
 
 def windows(pipes: Mapping[str, PipelineWindow]) -> Snapshots:
@@ -50,7 +53,9 @@ class StatsReporter:
         self._clock = clock
         self._last_cpu: float | None = reader.cpu_seconds()
         self._last_t = clock()
-        self._last_counts = {n: _count(s) for n, s in pipelines().items()}
+        first = pipelines()
+        self._last_counts = {n: _count(s) for n, s in first.items()}
+        self._last_skipped = {n: _int(s.get("skipped")) for n, s in first.items()}
 
     def build(self) -> dict[str, Any]:
         s = self.reader.sample()
@@ -58,9 +63,13 @@ class StatsReporter:
         dt = max(now - self._last_t, 1e-9)
         snaps = {n: dict(snap) for n, snap in self.pipelines().items()}
         counts = {n: _count(snap) for n, snap in snaps.items()}
+        skipped = {n: _int(snap.get("skipped")) for n, snap in snaps.items()}
         for n, snap in snaps.items():
             if "fps" not in snap:
                 snap["fps"] = round(max(0, counts[n] - self._last_counts.get(n, 0)) / dt, 2)
+            if "frames_skipped" not in snap:  # in this interval (newest-frame policy, gate said no)
+                snap["frames_skipped"] = max(0, skipped[n] - self._last_skipped.get(n, 0))
+        self._last_skipped = skipped
         d_results = sum(counts.values()) - sum(self._last_counts.get(n, 0) for n in counts)
         d_cpu = None if s.cpu_seconds is None or self._last_cpu is None else s.cpu_seconds - self._last_cpu
         self._last_cpu, self._last_counts, self._last_t = s.cpu_seconds, counts, now

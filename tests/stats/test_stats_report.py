@@ -72,8 +72,14 @@ def test_fps_from_counters_of_agent_snapshots() -> None:
     t = [0.0]
     snaps = {"cam": {"inferred": 0, "latency_ms_p50": 4.0}}
     rep = StatsReporter("d", SystemReader(), lambda: snaps, clock=lambda: t[0])
-    snaps["cam"] = {"inferred": 50, "latency_ms_p50": 4.0}
+    snaps["cam"] = {"inferred": 50, "skipped": 7, "latency_ms_p50": 4.0}
     t[0] = 10.0
     out = rep.build()
-    assert out["pipelines"]["cam"] == {"inferred": 50, "latency_ms_p50": 4.0, "fps": 5.0}
+    assert out["pipelines"]["cam"] == {
+        "inferred": 50,
+        "skipped": 7,
+        "latency_ms_p50": 4.0,
+        "fps": 5.0,
+        "frames_skipped": 7,
+    }
     assert out["cpu_s_per_result"] is not None
