@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from edge_agent.stats.pipeline import PipelineWindow
 from edge_agent.stats.system import SystemReader
 
 STATS_VERSION = 1
@@ -25,11 +24,6 @@ def _int(value: Any) -> int:
 
 def _count(snap: Mapping[str, Any]) -> int:
     return _int(snap.get("results_total", snap.get("inferred", 0)))
-
-
-def windows(pipes: Mapping[str, PipelineWindow]) -> Snapshots:
-    """Snapshots from PipelineWindow objects (tests, simple embedders)."""
-    return lambda: {name: w.snapshot() for name, w in pipes.items()}
 
 
 class StatsReporter:
