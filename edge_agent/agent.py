@@ -22,7 +22,7 @@ from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline.runner import Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
-from edge_agent.update.service import resolve_model_path
+from edge_agent.update.service import with_installed_bundle
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,11 @@ class Agent:
 
     def _installed_bundle(self, name: str, pcfg: PipelineConfig) -> PipelineConfig:
         """A bundle installed by a remote update (<state_dir>/bundles/<name>/current) wins over the config."""
-        path = resolve_model_path(self.cfg.device.state_dir, name, pcfg.model.path)
-        if path == pcfg.model.path:
-            return pcfg
-        log.info("pipeline %s: running the installed bundle %s", name, path.resolve())
-        pcfg = pcfg.model_copy(update={"model": pcfg.model.model_copy(update={"path": path, "id": None})})
-        self.cfg.pipelines[name] = pcfg
-        return pcfg
+        installed = with_installed_bundle(self.cfg.device.state_dir, name, pcfg)
+        if installed is not pcfg:
+            log.info("pipeline %s: running the installed bundle %s", name, installed.model.path.resolve())
+            self.cfg.pipelines[name] = installed
+        return installed
 
     def _can_send(self) -> bool:
         return self.publisher.connected

@@ -58,20 +58,25 @@ class AgentBridge:
 
     def _apply(self, new: AgentConfig) -> dict[str, Any]:
         """Restart what changed; device and mqtt stay as they are (a `set` may not change them)."""
+        from edge_agent.update.service import with_installed_bundle
+
         with self._lock:
             old = self.agent.cfg
-            changed = [n for n, p in new.pipelines.items() if old.pipelines.get(n) != p]
-            removed = [n for n in old.pipelines if n not in new.pipelines]
+            # A bundle installed by a remote update keeps winning over the file's model path.
+            pipes = {n: with_installed_bundle(old.device.state_dir, n, p) for n, p in new.pipelines.items()}
+            changed = [n for n, p in pipes.items() if old.pipelines.get(n) != p]
+            removed = [n for n in old.pipelines if n not in pipes]
             for name in removed:
                 self.stop_pipeline(name)
                 self.agent.pipelines.pop(name, None)
+            keep = ("device", "mqtt", "pipelines")
             self.agent.cfg = old.model_copy(
-                update={k: getattr(new, k) for k in new.model_fields_set if k not in ("device", "mqtt")}
+                update={k: getattr(new, k) for k in type(new).model_fields if k not in keep}
             )
-            self.agent.cfg.pipelines = dict(new.pipelines)
+            self.agent.cfg.pipelines = pipes
             for name in changed:
-                if new.pipelines[name].enabled:
-                    self._restart(name, new.pipelines[name])
+                if pipes[name].enabled:
+                    self._restart(name, pipes[name])
                 else:
                     self.stop_pipeline(name)
             return {"restarted": changed, "removed": removed}

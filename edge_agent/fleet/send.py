@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -126,6 +127,18 @@ class Requester:
                 f"no reply from {device} to {verb} within {timeout:g}s (offline or not allowed?)"
             )
         return reply
+
+    def wait_until_answering(self, device: str, timeout: float = 10.0, every: float = 0.3) -> dict[str, Any]:
+        """Ping until the device answers (it may still be connecting or subscribing); return the pong."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.request(
+                    device, "ping", timeout=min(every, max(0.05, deadline - time.monotonic()))
+                )
+            except FleetError:
+                if time.monotonic() >= deadline:
+                    raise
 
     def close(self) -> None:
         self.client.message_callback_remove(f"{self._base}/#")

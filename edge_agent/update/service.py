@@ -21,7 +21,7 @@ from typing import Any
 from edge_agent.bundle.archive import unpack
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.commands.control import AgentControl
-from edge_agent.config.models import ModelConfig
+from edge_agent.config.models import ModelConfig, PipelineConfig
 from edge_agent.errors import CommandError, EdgeAgentError, UpdateError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.session import open_model
@@ -59,6 +59,14 @@ def resolve_model_path(state_dir: Path, pipeline: str, configured: Path) -> Path
     """What a pipeline should load at start: its installed `current` bundle if any, else the config's path."""
     current = Slots(state_dir, pipeline).recover()
     return current if current is not None else configured
+
+
+def with_installed_bundle(state_dir: Path, name: str, pcfg: PipelineConfig) -> PipelineConfig:
+    """`pcfg` running the bundle a remote update installed, if any (it wins over the file's model path)."""
+    path = resolve_model_path(state_dir, name, pcfg.model.path)
+    if path == pcfg.model.path:
+        return pcfg
+    return pcfg.model_copy(update={"model": pcfg.model.model_copy(update={"path": path, "id": None})})
 
 
 class UpdateService:

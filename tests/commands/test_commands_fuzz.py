@@ -14,20 +14,8 @@ from edge_agent.commands.handler import ERROR_CODES, CommandHandler
 from edge_agent.commands.mqtt import CommandServer
 from edge_agent.commands.schema import VERBS
 from edge_agent.demo.broker import LocalBroker
-from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
-
-
-def wait_ready(req: Requester, device: str) -> None:
-    """The device's SUBACK is not visible to us: ping until the first reply comes back."""
-    for _ in range(50):
-        try:
-            req.request(device, "ping", timeout=0.2)
-            return
-        except FleetError:
-            continue
-    raise AssertionError(f"{device} never answered a ping")
 
 
 def _value(rng: random.Random, depth: int = 0) -> Any:
@@ -92,7 +80,7 @@ def test_thousand_random_commands(mosquitto: LocalBroker) -> None:
     verbs = [*VERBS, "", "nope", "PING", "update_model"]
     pending = []
     try:
-        wait_ready(req, "fuzz1")
+        req.wait_until_answering("fuzz1")
         for i in range(1000):
             verb = rng.choice(verbs) or "x"
             payload = fuzz_payload(rng)
@@ -134,7 +122,7 @@ def test_request_response_v5_and_311_fallback(mosquitto: LocalBroker) -> None:
         fleet = connect(BrokerOptions(port=mosquitto.port, protocol=protocol))
         req = Requester(fleet)
         try:
-            wait_ready(req, f"dev-{protocol}")
+            req.wait_until_answering(f"dev-{protocol}")
             reply = req.request(f"dev-{protocol}", "stop", {"pipeline": "cam"}, timeout=10)
             assert reply["ok"], reply
             assert control.running["cam"] is False

@@ -65,14 +65,7 @@ def test_commands_and_deploys_on_a_running_agent(
     try:
         assert agent.publisher.wait_connected(10)
         req = Requester(client)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                assert req.request(device_id, "ping", timeout=1)["ok"]
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
+        assert req.wait_until_answering(device_id)["ok"]
         _commands(req, agent, device_id, cfg_path)
         _deploys(client, agent, key=key, tmp_path=tmp_path, orinet_path=orinet_path, capsys=capsys)
     finally:
@@ -133,6 +126,11 @@ def _deploys(
     )
     [outcome] = deploy(client, good, [device_id], "orient", timeout=60)
     assert (outcome.ok, outcome.state) == (True, "ok"), outcome
+    assert agent.pipelines["orient"].model is not None
+    assert agent.pipelines["orient"].model.model_id == "orinet@2.0"
+    # a later `set` restarts the pipeline from the file, but the installed bundle keeps winning
+    patch = {"patch": {"pipelines": {"orient": {"source": {"fps": 15}}}}}
+    assert Requester(client).request(device_id, "set", patch)["result"]["restarted"] == ["orient"]
     assert agent.pipelines["orient"].model is not None
     assert agent.pipelines["orient"].model.model_id == "orinet@2.0"
 
@@ -196,6 +194,7 @@ def test_snapshot_only_when_the_pipeline_opts_in(setup: Any, mosquitto: LocalBro
         deadline = time.monotonic() + 15
         while agent.pipelines["orient"].last_frame is None and time.monotonic() < deadline:
             time.sleep(0.05)
+        req.wait_until_answering(device_id)
         r = req.request(device_id, "snapshot", {"pipeline": "orient"})
         assert r["ok"], r
         jpeg = base64.b64decode(r["result"]["data_b64"])
