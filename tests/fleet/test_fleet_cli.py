@@ -14,6 +14,7 @@ from edge_agent.commands.handler import CommandHandler
 from edge_agent.commands.mqtt import CommandServer
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
+from edge_agent.fleet.send import Requester
 from edge_agent.fleet.watch import DeviceRow, apply_stats, render_table
 
 STATS = {
@@ -93,7 +94,7 @@ def test_send_prints_reply_and_exit_code(
     server = CommandServer(dev, CommandHandler(Control(), device_id))  # type: ignore[arg-type]
     server.start()
     server.attach()
-    time.sleep(0.3)
+    Requester(dev).wait_until_answering(device_id)
     try:
         port = str(mosquitto.port)
         assert main(["fleet", "send", "--port", port, device_id, "status"]) == 0
