@@ -93,15 +93,17 @@ class AgentBridge:
             pipe.start()  # raises EdgeAgentError when the model or source cannot be opened
 
     def start_pipeline(self, name: str) -> None:
-        pipe = self.agent.pipelines.get(name)
-        if pipe is not None and pipe.state == "running":
-            return
-        self._restart(name, self.agent.cfg.pipelines[name])
+        with self._lock:
+            pipe = self.agent.pipelines.get(name)
+            if pipe is not None and pipe.state == "running":
+                return
+            self._restart(name, self.agent.cfg.pipelines[name])
 
     def stop_pipeline(self, name: str) -> None:
-        pipe = self.agent.pipelines.get(name)
-        if pipe is not None and pipe.state in ("running", "loading"):
-            pipe.stop(timeout=1.5)
+        with self._lock:
+            pipe = self.agent.pipelines.get(name)
+            if pipe is not None and pipe.state in ("running", "loading"):
+                pipe.stop(timeout=1.5)
 
     def snapshot(self, name: str) -> bytes | None:
         if not self.agent.cfg.pipelines[name].publish.include_frame:
