@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -60,9 +61,10 @@ def fetch_url(
 class ChunkStore:
     """Chunks of archives sent over MQTT, one directory per transfer id, assembled when complete."""
 
-    def __init__(self, root: Path, max_bytes: int = MAX_ARCHIVE) -> None:
+    def __init__(self, root: Path, max_bytes: int = MAX_ARCHIVE, max_age_s: float = 3600.0) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
 
@@ -74,6 +76,8 @@ class ChunkStore:
     def receive(self, transfer: str, index: int, count: int, data: bytes) -> dict[str, Any]:
         d = self._dir(transfer)
         with self._lock:
+            if transfer not in self._counts:
+                self._drop_abandoned()
             known = self._counts.setdefault(transfer, count)
             if known != count:
                 raise UpdateError("upload", f"transfer {transfer}: count changed from {known} to {count}")
@@ -94,6 +98,16 @@ class ChunkStore:
             "count": count,
             "complete": have == count,
         }
+
+    def _drop_abandoned(self) -> None:
+        """Transfers nobody finished (an interrupted deploy) would fill the disk: drop the long-idle ones."""
+        if not self.root.is_dir():
+            return
+        horizon = time.time() - self.max_age_s
+        for d in self.root.iterdir():
+            if d.is_dir() and d.stat().st_mtime < horizon:
+                shutil.rmtree(d, ignore_errors=True)
+                self._counts.pop(d.name, None)
 
     def assemble(self, transfer: str, sha256: str | None, dest: Path) -> Path:
         """Concatenate the chunks in order into `dest`, check sha256, drop the chunks."""

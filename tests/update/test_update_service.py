@@ -185,3 +185,17 @@ def test_update_over_http(tmp_path: Path, key: Ed25519PrivateKey, control: Model
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_abandoned_chunk_transfers_are_dropped(tmp_path: Path) -> None:
+    import os
+
+    from edge_agent.update.fetch import ChunkStore
+
+    store = ChunkStore(tmp_path / "chunks", max_age_s=60)
+    store.receive("old", 0, 2, b"half")
+    stale = tmp_path / "chunks" / "old"
+    os.utime(stale, (1.0, 1.0))  # idle since 1970
+    store.receive("new", 0, 1, b"whole")
+    assert not stale.exists()
+    assert (tmp_path / "chunks" / "new").is_dir()
