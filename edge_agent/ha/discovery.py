@@ -17,7 +17,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-ORIGIN = {"name": "edge-agent", "url": "https://github.com/edge-agent/edge-agent"}
+ORIGIN = {"name": "edge-agent"}
 MAX_LABEL_SENSORS = 10  # one count sensor per label beyond this floods a dashboard; counts stay in attrs
 
 # Event names (from the `events.threshold` config) that become binary sensors, with a device class.
