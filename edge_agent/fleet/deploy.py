@@ -11,6 +11,7 @@ import argparse
 import base64
 import hashlib
 import json
+import sys
 import tempfile
 import threading
 import uuid
@@ -185,7 +186,7 @@ def handle_deploy(args: argparse.Namespace) -> int:
 
     devices = list(args.device) + (read_group(args.group) if args.group else [])
     if not devices:
-        print("edge-agent: give --device or --group", flush=True)
+        print("edge-agent: give --device or --group", file=sys.stderr)
         return 2
 
     def show(o: Outcome) -> None:
