@@ -150,9 +150,11 @@ def handle_collect(args: argparse.Namespace) -> int:
     open_client(client, opts, clean_start=not persistent)
     fuser = None
     if args.zones:
+        from edge_agent.fleet.client import connect
         from edge_agent.fleet.fusion import Fuser, load_zones
 
-        fuser = Fuser(load_zones(args.zones), client, args.prefix)
+        # Its own connection: the collector's manual acks and shared subscription must not see the votes.
+        fuser = Fuser(load_zones(args.zones), connect(opts, role="fusion"), args.prefix)
         fuser.start()
     collector.start()
     log.info("collecting %s into %s", collector.filter, args.db)
@@ -169,6 +171,7 @@ def handle_collect(args: argparse.Namespace) -> int:
         collector.stop()
         if fuser is not None:
             fuser.stop()
+            disconnect(fuser.client)
         disconnect(client)
         gaps = store.gaps()
         store.close()

@@ -145,3 +145,65 @@ def test_collect_then_gaps(
         {"device": device_id, "pipeline": "cam", "first_missing": 4, "last_missing": 5, "count": 2}
     ]
     assert report["streams"] == [{"device": device_id, "pipeline": "cam", "first": 1, "last": 7, "rows": 5}]
+
+
+def test_collect_with_zones_stores_and_fuses(mosquitto: LocalBroker, device_id: str, tmp_path: Path) -> None:
+    from edge_agent.fleet.topics import fused_topic
+
+    zones = tmp_path / "zones.yaml"
+    members = [f"{device_id}-{i}" for i in range(3)]
+    zones.write_text(
+        "zones:\n  hall:\n    members:\n"
+        + "".join(f"      - {{device: {m}, pipeline: cam}}\n" for m in members)
+    )
+    opts = BrokerOptions(port=mosquitto.port)
+    watcher = connect(opts, role="watch")
+    fused: list[dict[str, object]] = []
+    watcher.message_callback_add(
+        fused_topic("edge", "hall"), lambda _c, _u, m: fused.append(json.loads(m.payload))
+    )
+    watcher.subscribe(fused_topic("edge", "hall"), qos=1)
+    dev = connect(opts, role="device")
+
+    def votes() -> None:
+        time.sleep(1.0)
+        for m, label in zip(members, ["cat", "dog", "cat"], strict=True):
+            body = {
+                "v": 1,
+                "device": m,
+                "pipeline": "cam",
+                "seq": 1,
+                "ts": time.time(),
+                "output": {"top": [{"label": label, "score": 0.9}]},
+            }
+            dev.publish(f"edge/{m}/cam/results", json.dumps(body), qos=1).wait_for_publish(5)
+
+    t = threading.Thread(target=votes)
+    t.start()
+    try:
+        rc = main(
+            [
+                "fleet",
+                "collect",
+                "--port",
+                str(mosquitto.port),
+                "--db",
+                str(tmp_path / "z.sqlite"),
+                "--zones",
+                str(zones),
+                "--duration",
+                "3",
+            ]
+        )
+    finally:
+        t.join()
+        disconnect(dev)
+    deadline = time.monotonic() + 5
+    while not fused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    disconnect(watcher)
+    assert rc == 0
+    assert [f["output"] for f in fused] == [{"top": [{"label": "cat", "score": 0.9}]}]
+    from edge_agent.fleet.store import SQLiteStore
+
+    assert sum(SQLiteStore(tmp_path / "z.sqlite").count(m) for m in members) == 3  # the votes are stored too
