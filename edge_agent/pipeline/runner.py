@@ -162,6 +162,8 @@ class Pipeline:
             raise
         self.source = source
         s = self.cfg.source
+        # Live sources keep only the newest frame: a one-slot queue, so nothing stale waits behind it.
+        self._queue = queue.Queue(maxsize=1 if source.live else s.queue)
         self._capture = Capture(source, self._queue, s.fps, s.retry_min_s, s.retry_max_s)
         self._prep = threading.Thread(target=self._prepare, name=f"prep-{self.name}", daemon=True)
         self._worker = threading.Thread(target=self._work, name=f"infer-{self.name}", daemon=True)
