@@ -205,3 +205,32 @@ def test_snapshot_only_when_the_pipeline_opts_in(setup: Any, mosquitto: LocalBro
     finally:
         disconnect(client)
         agent.stop(drain_s=0)
+
+
+def test_watch_sees_a_running_agent(setup: Any, mosquitto: LocalBroker) -> None:
+    from edge_agent.fleet.watch import FleetView
+
+    cfg_path, _key = setup
+    agent = Agent(load_config(cfg_path))  # stats_interval_s: 1
+    agent.start()
+    client = connect(BrokerOptions(port=mosquitto.port), role="watch")
+    view = FleetView(client)
+    view.start()
+    try:
+
+        def ready(rows: list[Any]) -> bool:
+            row = next((r for r in rows if r.device == agent.device), None)
+            return bool(row and row.online and row.fps and row.latency_ms_p50 and row.cpu_percent is not None)
+
+        assert view.wait_for(ready, timeout=15), view.rows()
+        row = next(r for r in view.rows() if r.device == agent.device)
+        assert 0 < row.fps <= 25  # the source is capped at 20 fps
+        assert row.outbox_depth is not None
+    finally:
+        agent.stop(drain_s=0)
+    try:
+        assert view.wait_for(
+            lambda rows: any(r.device == agent.device and r.online is False for r in rows), 10
+        )
+    finally:
+        disconnect(client)
