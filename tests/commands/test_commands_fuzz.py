@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import random
 import string
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from memory_control import MemoryControl
 
@@ -87,9 +89,11 @@ def test_thousand_random_commands(mosquitto: LocalBroker) -> None:
             corr = f"c{i}"
             pending.append((verb, payload, corr, req.send_raw("fuzz1", verb, payload, corr)))
         outcomes: dict[str, int] = {}
+        schema = json.loads((Path(__file__).parents[2] / "docs" / "command-reply.schema.json").read_text())
         for verb, payload, corr, event in pending:
             reply = req.result(corr, event, timeout=20)
             assert reply is not None, f"no reply to {verb} {payload[:60]!r}"
+            jsonschema.validate(reply, schema)
             assert reply["verb"] == verb
             assert reply["device"] == "fuzz1"
             assert isinstance(reply["ok"], bool)

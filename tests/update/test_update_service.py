@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from bundle_factory import archive, make_bundle
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,7 +33,12 @@ def service(
     )
 
 
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "update-report.schema.json").read_text())
+
+
 def steps(reports: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    for r in reports:
+        jsonschema.validate(r, SCHEMA)  # every report is what docs/update-report.schema.json says
     return [(r["step"], r["state"]) for r in reports]
 
 
@@ -88,6 +94,7 @@ def test_refused_before_swap(
         "sha": ("fetch", "sha256 mismatch"),
     }[case]
     assert (final["state"], final["failed_step"]) == ("failed", expect[0]), reports
+    assert steps(reports)[-1] == ("done", "failed")
     assert expect[1] in final["reason"]
     assert control.version == "1.0"
     assert control.loaded == [control.cfg.path]  # the running model was never touched
@@ -103,6 +110,7 @@ def test_health_failure_rolls_back(tmp_path: Path, key: Ed25519PrivateKey, contr
             control.bad_versions.add("3.0")
         final = svc.run("cam", {"url": tgz.as_uri(), "sha256": sha}, f"u{v}")
     assert (final["state"], final["failed_step"]) == ("rolled_back", "health"), reports
+    assert ("swap", "ok") in steps(reports)
     assert "inference failures" in final["reason"]
     assert control.version == "2.0"  # back on the previous bundle
     current = Slots(tmp_path / "state", "cam").current
@@ -144,6 +152,7 @@ def test_chunked_upload_through_commands(
     final = svc.wait(r["result"]["update_id"], timeout=30)
     assert final is not None
     assert final["state"] == "ok", reports
+    assert steps(reports)[-1] == ("done", "ok")
     assert control.version == "2.0"
     again = handler.handle("update-model", json.dumps({"pipeline": "cam", "transfer": "t1"}).encode())
     assert again["ok"]
