@@ -234,3 +234,47 @@ def test_watch_sees_a_running_agent(setup: Any, mosquitto: LocalBroker) -> None:
         )
     finally:
         disconnect(client)
+
+
+def test_agent_requiring_signed_commands(
+    setup: Any, mosquitto: LocalBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge_agent.bundle.sign import write_keypair
+
+    cfg_path, _key = setup
+    key_file, pub_file = write_keypair(cfg_path.parent / "operator")
+    data = yaml.safe_load(cfg_path.read_text())
+    data["fleet"]["commands"] = {"trusted_keys": [str(pub_file)], "require_signed": True}
+    cfg_path.write_text(yaml.safe_dump(data))
+    agent = Agent(load_config(cfg_path), config_path=cfg_path)
+    agent.start()
+    client = connect(BrokerOptions(port=mosquitto.port), role="fleet")
+    try:
+        req = Requester(client)
+        deadline = time.monotonic() + 10
+        while (
+            r := req.request(agent.device, "ping", timeout=1) if agent.publisher.connected else None
+        ) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert (r["error"], r["reason"]) == ("unauthorised", "this device only accepts signed commands")
+        port = str(mosquitto.port)
+        assert main(["fleet", "send", "--port", port, agent.device, "stop", '{"pipeline": "orient"}']) == 1
+        assert agent.pipelines["orient"].state == "running"
+        capsys.readouterr()
+        argv = [
+            "fleet",
+            "send",
+            "--port",
+            port,
+            "--sign-key",
+            str(key_file),
+            agent.device,
+            "stop",
+            '{"pipeline": "orient"}',
+        ]
+        assert main(argv) == 0, capsys.readouterr()
+        assert agent.pipelines["orient"].state == "stopped"
+    finally:
+        disconnect(client)
+        agent.stop(drain_s=0)
