@@ -117,3 +117,20 @@ def test_retained_and_reannounced_when_home_assistant_restarts(
     finally:
         disconnect(ha)
         disconnect(dev)
+
+
+def test_threshold_event_from_a_real_pipeline_config_becomes_a_binary_sensor() -> None:
+    from edge_agent.config.models import PipelineConfig
+    from edge_agent.ha.discovery import info_from_config
+
+    pipe = PipelineConfig.model_validate(
+        {
+            "source": {"kind": "video", "path": "a.mp4"},
+            "model": {"path": "m.onnx"},
+            "postprocess": {"kind": "classification"},
+            "events": {"threshold": {"name": "hot", "key": "score", "on": 0.8}},
+        }
+    )
+    info = info_from_config("oven", pipe)
+    assert info.task == "classification"
+    assert tuple(info.events) == ("hot",)
