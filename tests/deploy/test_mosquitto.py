@@ -160,3 +160,16 @@ def test_client_without_certificate_is_refused(broker: tuple[int, dict[str, Path
         assert not anon.connected.wait(2)
     finally:
         anon.close()
+
+
+def test_home_assistant_announces_itself_but_devices_cannot(broker: tuple[int, dict[str, Path]]) -> None:
+    port, pki = broker
+    ha = _connect(port, pki, "homeassistant")
+    cam1 = _connect(port, pki, "cam-1")
+    try:
+        assert ha.publish("homeassistant/status") < 128
+        assert ha.publish("edge/cam-1/cmd/ping") == 135, "Home Assistant reads; it does not command"
+        assert cam1.publish("homeassistant/status") == 135, "a device must not fake Home Assistant's birth"
+    finally:
+        ha.close()
+        cam1.close()
