@@ -68,3 +68,30 @@ def make_pki(d: Path, client_cn: str = "client") -> dict[str, Path]:
         "client_crt": d / "client.crt",
         "client_key": d / "client.key",
     }
+
+
+def issue_client(pki: dict[str, Path], cn: str, out: Path) -> tuple[Path, Path]:
+    """A client certificate with CN=`cn` from the same test CA (its key is ca.key next to ca.crt)."""
+    ca_cert = x509.load_pem_x509_certificate(pki["ca"].read_bytes())
+    ca_key = serialization.load_pem_private_key(pki["ca"].with_suffix(".key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    crt, pem = out / f"{cn}.crt", out / f"{cn}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return crt, pem

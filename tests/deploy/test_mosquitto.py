@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 import uuid
@@ -12,43 +11,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.demo.broker import LocalBroker, free_port
-from tests.tlsutil import make_pki
+from tests.tlsutil import issue_client, make_pki
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
-
-
-def _client_cert(pki_dir: Path, cn: str) -> tuple[Path, Path]:
-    """A client certificate for `cn` signed by the test CA make_pki wrote."""
-    ca_key = serialization.load_pem_private_key((pki_dir / "ca.key").read_bytes(), None)
-    ca = x509.load_pem_x509_certificate((pki_dir / "ca.crt").read_bytes())
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(ca_key, hashes.SHA256())
-    )
-    crt, pem = pki_dir / f"{cn}.crt", pki_dir / f"{cn}.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return crt, pem
 
 
 class Client:
@@ -108,7 +76,7 @@ def _connect(port: int, pki: dict[str, Path], cn: str | None) -> Client:
     if cn is None:
         return Client(port, pki["ca"], None, None)
     cert, key = (
-        (pki["client_crt"], pki["client_key"]) if cn == "cam-1" else _client_cert(pki["ca"].parent, cn)
+        (pki["client_crt"], pki["client_key"]) if cn == "cam-1" else issue_client(pki, cn, pki["ca"].parent)
     )
     client = Client(port, pki["ca"], cert, key)
     assert client.connected.wait(5), f"{cn} did not connect"

@@ -15,6 +15,7 @@ import pytest
 
 from edge_agent.agent import Agent
 from tests.faults.conftest import restartable_broker
+from tests.helpers import wait
 
 
 @pytest.fixture
@@ -40,13 +41,6 @@ def fill(path: Path, leave: int) -> Path:
     with ballast.open("wb") as f, contextlib.suppress(OSError):  # full is the point
         f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - leave))
     return ballast
-
-
-def wait(pred: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return bool(pred())
 
 
 @pytest.mark.slow

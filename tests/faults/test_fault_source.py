@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import socketserver
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,28 +10,7 @@ import pytest
 
 from edge_agent.agent import Agent
 from edge_agent.demo.broker import LocalBroker, free_port
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve(directory: Path, port: int) -> socketserver.ThreadingTCPServer:
-    """A real HTTP server for the video: OpenCV's FFmpeg reader streams it like an IP camera."""
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    srv = socketserver.ThreadingTCPServer(
-        ("127.0.0.1", port), functools.partial(_Quiet, directory=str(directory))
-    )
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-
-def wait(pred: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return bool(pred())
+from tests.helpers import serve, wait
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ the PUBACK reason code, and an agent counts it in its status."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import ssl
 import threading
@@ -13,10 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from edge_agent.agent import Agent
 from edge_agent.commands.handler import CommandHandler
@@ -26,7 +21,7 @@ from edge_agent.demo.broker import free_port
 from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
-from tests.tlsutil import make_pki
+from tests.tlsutil import issue_client, make_pki
 
 # The broker config and ACL shipped in deploy/mosquitto/ (operators: CN ops-fleet; devices: CN = device id).
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
@@ -44,33 +39,6 @@ class Control:
 
     def stop_pipeline(self, name: str) -> None:
         self.stopped.append(name)
-
-
-def issue_client(pki: dict[str, Path], cn: str, out: Path) -> tuple[Path, Path]:
-    """A client certificate with CN=`cn` from the same test CA (its key is ca.key next to ca.crt)."""
-    ca_cert = x509.load_pem_x509_certificate(pki["ca"].read_bytes())
-    ca_key = serialization.load_pem_private_key(pki["ca"].with_suffix(".key").read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(ca_key, hashes.SHA256())
-    )
-    crt, pem = out / f"{cn}.crt", out / f"{cn}.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return crt, pem
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from edge_agent.config.models import OutboxConfig
 from edge_agent.outbox import Outbox
 from edge_agent.outbox.db import stored_messages
 from edge_agent.pipeline.types import Outbound
+from tests.helpers import wait
 
 
 class Wire:
@@ -62,13 +63,6 @@ def make(tmp_path: Path) -> Iterator[Any]:
 
 def result(i: int, pipeline: str = "cam", kind: str = "results", priority: int = 1) -> Outbound:
     return Outbound(pipeline, kind, {"i": i}, priority=priority)
-
-
-def wait(pred: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return bool(pred())
 
 
 def test_committed_before_sent_and_deleted_only_after_puback(make: Any, tmp_path: Path) -> None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import queue
-import socketserver
-import threading
 import time
 from pathlib import Path
 
@@ -15,19 +11,7 @@ from edge_agent.demo.broker import free_port
 from edge_agent.pipeline.types import Frame
 from edge_agent.sources.base import Capture
 from edge_agent.sources.video import VideoSource
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve(directory: Path, port: int) -> socketserver.ThreadingTCPServer:
-    handler = functools.partial(_Quiet, directory=str(directory))
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    srv = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+from tests.helpers import serve
 
 
 def test_stream_down_then_up_then_reconnects_after_it_ends(demo_video: tuple[Path, list[str]]) -> None:
