@@ -101,6 +101,8 @@ class Outbox:
         self._retry_s = RETRY_MIN_S
         self._io0 = (0, 0)
         self._drained = threading.Event()
+        self._count_lock = threading.Lock()
+        self._taken = 0  # puts the outbox thread has taken off its queue (depth counts the rest)
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self.beat = time.monotonic()  # the outbox thread's last loop: proof of progress (watchdog)
         self._db = self._open()
@@ -108,7 +110,8 @@ class Outbox:
     # -- public API (any thread) -------------------------------------------------------------
     def put(self, msg: Outbound) -> None:
         """Accept a message; it is durable once the next batch commits."""
-        self.stats.accepted += 1
+        with self._count_lock:  # several pipelines' infer threads put concurrently
+            self.stats.accepted += 1
         self._cmd.put(("put", msg))
 
     def ack(self, mid: int, ok: bool, reason: str = "") -> None:
@@ -122,7 +125,8 @@ class Outbox:
     @property
     def depth(self) -> int:
         """Messages accepted but not yet acknowledged by the broker."""
-        return self._rows - self._acked + len(self._pending) + self._cmd.qsize()
+        queued = self.stats.accepted - self._taken  # puts not yet taken by the outbox thread
+        return self._rows - self._acked + len(self._pending) + queued
 
     def start(self, send: SendFn, can_send: Callable[[], bool]) -> None:
         self._send = send
@@ -317,6 +321,7 @@ class Outbox:
             if cmd == "put":
                 assert isinstance(arg, Outbound)
                 self._pending.append(arg)
+                self._taken += 1
             elif cmd == "ack":
                 assert isinstance(arg, tuple)
                 self._on_ack(*arg)

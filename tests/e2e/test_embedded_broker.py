@@ -26,5 +26,6 @@ def test_agent_publishes_through_embedded_amqtt(
         agent.stop()
         assert [r["seq"] for r in col.json()] == list(range(1, n + 1))
         assert agent.outbox.stats.delivered == n
+        assert agent.outbox.depth == 0  # the `offline` status PUBACK after close is not a message
     finally:
         broker.stop()
