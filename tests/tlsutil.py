@@ -95,3 +95,24 @@ def issue_client(pki: dict[str, Path], cn: str, out: Path) -> tuple[Path, Path]:
         )
     )
     return crt, pem
+
+
+DEPLOY_MOSQUITTO = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto"
+
+
+def deploy_broker_conf(workdir: Path, pki: dict[str, Path], port: int) -> str:
+    """deploy/mosquitto/edge-agent.conf as shipped, pointed at this test's PKI, ACL copy and port."""
+    acl = workdir / "edge-agent.acl"
+    acl.write_text((DEPLOY_MOSQUITTO / "edge-agent.acl").read_text())
+    acl.chmod(0o644)
+    conf = (DEPLOY_MOSQUITTO / "edge-agent.conf").read_text()
+    for old, new in {
+        "/etc/mosquitto/edge-agent.acl": str(acl),
+        "/etc/mosquitto/certs/ca.crt": str(pki["ca"]),
+        "/etc/mosquitto/certs/server.crt": str(pki["server_crt"]),
+        "/etc/mosquitto/certs/server.key": str(pki["server_key"]),
+        "listener 8883": f"listener {port} 127.0.0.1",
+    }.items():
+        assert old in conf, f"deploy/mosquitto/edge-agent.conf changed: {old} is gone"
+        conf = conf.replace(old, new)
+    return conf

@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.demo.broker import LocalBroker, free_port
-from tests.tlsutil import issue_client, make_pki
+from tests.tlsutil import deploy_broker_conf, issue_client, make_pki
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 
@@ -55,19 +55,8 @@ class Client:
 @pytest.fixture
 def broker(mosquitto_factory: Callable[..., LocalBroker], tmp_path: Path) -> tuple[int, dict[str, Path]]:
     pki = make_pki(tmp_path, client_cn="cam-1")
-    acl = tmp_path / "edge-agent.acl"
-    acl.write_text((DEPLOY / "edge-agent.acl").read_text())
     port = free_port()
-    conf = (DEPLOY / "edge-agent.conf").read_text()
-    for old, new in {
-        "/etc/mosquitto/edge-agent.acl": str(acl),
-        "/etc/mosquitto/certs/ca.crt": str(pki["ca"]),
-        "/etc/mosquitto/certs/server.crt": str(pki["server_crt"]),
-        "/etc/mosquitto/certs/server.key": str(pki["server_key"]),
-        "listener 8883": f"listener {port} 127.0.0.1",
-    }.items():
-        assert old in conf
-        conf = conf.replace(old, new)
+    conf = deploy_broker_conf(tmp_path, pki, port)
     mosquitto_factory(extra=conf, port=port)  # the factory stops it after the test
     return port, pki
 

@@ -21,7 +21,7 @@ from edge_agent.demo.broker import free_port
 from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
-from tests.tlsutil import issue_client, make_pki
+from tests.tlsutil import deploy_broker_conf, issue_client, make_pki
 
 # The broker config and ACL shipped in deploy/mosquitto/ (operators: CN ops-fleet; devices: CN = device id).
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
@@ -47,20 +47,8 @@ def secure(tmp_path: Path, mosquitto_factory: Any) -> Any:
     certs = {"fleet": (pki["client_crt"], pki["client_key"])}
     for cn in ("devA", "devB"):
         certs[cn] = issue_client(pki, cn, tmp_path)
-    acl = tmp_path / "edge-agent.acl"
-    acl.write_text((DEPLOY / "edge-agent.acl").read_text())
-    acl.chmod(0o644)
     port = free_port()
-    conf = (DEPLOY / "edge-agent.conf").read_text()
-    for old, new in {
-        "/etc/mosquitto/edge-agent.acl": str(acl),
-        "/etc/mosquitto/certs/ca.crt": str(pki["ca"]),
-        "/etc/mosquitto/certs/server.crt": str(pki["server_crt"]),
-        "/etc/mosquitto/certs/server.key": str(pki["server_key"]),
-        "listener 8883": f"listener {port} 127.0.0.1",
-    }.items():
-        assert old in conf, f"deploy/mosquitto/edge-agent.conf changed: {old} is gone"
-        conf = conf.replace(old, new)
+    conf = deploy_broker_conf(tmp_path, pki, port)
     broker = mosquitto_factory(conf, port=port)
 
     def opts(cn: str) -> BrokerOptions:
