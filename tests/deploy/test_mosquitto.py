@@ -16,8 +16,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge_agent.demo.broker import LocalBroker, free_port
 from tests.tlsutil import deploy_broker_conf, issue_client, make_pki
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
-
 
 class Client:
     """A paho MQTT 5 client over mTLS that records PUBACK reason codes and received messages."""

@@ -24,7 +24,6 @@ from edge_agent.fleet.send import Requester
 from tests.tlsutil import deploy_broker_conf, issue_client, make_pki
 
 # The broker config and ACL shipped in deploy/mosquitto/ (operators: CN ops-fleet; devices: CN = device id).
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 
 
 class Control:
