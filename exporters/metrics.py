@@ -19,6 +19,10 @@ from exporters.sources import Feed
 
 Outputs = list[dict[str, np.ndarray]]
 
+# A held-out sample is a near-tie when fp32's own top two scores are closer than this fraction of the
+# reference outputs' standard deviation: any rounding flips it, so the report counts such samples apart.
+NEAR_TIE = 0.05
+
 DEFAULT_MAX_DROP = {"classification": 0.03, "embedding": 0.01, "detection": 0.05, "raw": 0.01, "labels": 0.0}
 
 
@@ -62,6 +66,21 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / den) if den > 0 else float(np.array_equal(a, b))
 
 
+def _ties(ref: np.ndarray, same: np.ndarray) -> dict[str, Any]:
+    """Where the top-1 flips are: among fp32's own near-ties, or on samples fp32 is sure of."""
+    if ref.shape[1] < 2:
+        return {}
+    top2 = np.sort(ref, 1)[:, -2:]
+    tie = (top2[:, 1] - top2[:, 0]) < NEAR_TIE * float(ref.std())
+    decisive = ~tie
+    return {
+        "flips": int((~same).sum()),
+        "near_ties": int(tie.sum()),
+        "flips_at_near_ties": int((~same & tie).sum()),
+        "decisive_agreement": float(same[decisive].mean()) if decisive.any() else None,
+    }
+
+
 def compare(task: str, ref: Outputs, cand: Outputs, head: str | None = None) -> dict[str, Any]:
     """{"metric": name, "value": 0..1, ...extras} of `cand` against `ref`."""
     if task == "detection" and head:
@@ -77,10 +96,12 @@ def compare(task: str, ref: Outputs, cand: Outputs, head: str | None = None) -> 
         cand_m = np.concatenate([o[name].reshape(1, -1) for o in cand])
         top1_r = ref_m.argmax(1)
         top5_c = np.argsort(-cand_m, 1)[:, :5]
+        same = cand_m.argmax(1) == top1_r
         return {
             "metric": "top1_agreement",
-            "value": float((cand_m.argmax(1) == top1_r).mean()),
+            "value": float(same.mean()),
             "top5_containment": float((top5_c == top1_r[:, None]).any(1).mean()),
+            **_ties(ref_m, same),
             "output": name,
         }
     if task == "embedding" and ref[0][name].ndim == 3:

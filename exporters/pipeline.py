@@ -32,7 +32,7 @@ from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
-from exporters.ladder import LadderResult, climb
+from exporters.ladder import LadderResult, Rung, climb
 from exporters.measure import measure
 from exporters.metrics import DEFAULT_MAX_DROP, compare, label_agreement, run, session
 from exporters.prepare import prepare
@@ -140,6 +140,19 @@ def _postprocess(task: str, head: str | None, labels: list[str] | None) -> Any:
     return RawPost()
 
 
+def _tie_note(best: Rung | None) -> str:
+    """For classification: how many of the best rung's flips sit on fp32's own near-ties."""
+    m = best.metrics if best is not None else {}
+    if "near_ties" not in m or not m["flips"]:
+        return ""
+    decisive = m["decisive_agreement"]
+    rest = f"; agreement on the other samples {decisive:.4f}" if decisive is not None else ""
+    return (
+        f" ({m['flips_at_near_ties']} of its {m['flips']} flips are held-out samples fp32 itself "
+        f"nearly ties on, {m['near_ties']} such samples in all{rest})"
+    )
+
+
 def _gate(
     opts: ExportOptions,
     loaded: Loaded,
@@ -202,7 +215,7 @@ def _gate(
         got = f"best {best.value:.4f}" if best and best.value is not None else f"no variant ran: {errors}"
         raise GateFailedError(
             f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
-            f"needed >= {1 - max_drop:.4f}; no bundle written",
+            f"needed >= {1 - max_drop:.4f}; no bundle written{_tie_note(best)}",
             {"gate": gate},
         )
     return best.path, result, gate

@@ -38,8 +38,11 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
 ) -> None:
     """Static QDQ int8 of torchvision's MobileNetV2 on held-out real crops, budget 97 % top-1 agreement.
 
-    On this CPU (x86 without VNNI) no rung reaches 97 %: the export must fail loudly, with every rung
-    in the report, and write no bundle. If a rung passes, the bundle must say so.
+    No rung reaches 97 % on these crops, and not because of this CPU: the same QDQ models run with
+    ORT's graph optimisations off (quantization simulated in float, no int8 kernels) agree only
+    0.73-0.79, and 9 of the 96 crops are near-ties for fp32 itself (docs/exporter.md). So the export
+    must fail loudly, with every rung in the report, and write no bundle. If a rung passes, the
+    bundle must say so.
     """
     if isinstance(mobilenet_gate, ExportResult):  # pragma: no cover - depends on the CPU's int8 kernels
         assert mobilenet_gate.report["gate"]["value"] >= 0.97
@@ -56,6 +59,15 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     assert max(r["value"] for r in rungs) > rungs[0]["value"] + 0.1
     assert gate["passed"] is False
     assert "no bundle written" in str(mobilenet_gate)
+    # every rung says where its flips fall: on fp32's own near-ties or on samples fp32 is sure of
+    n = gate["holdout_n"]
+    for r in rungs:
+        m = r["metrics"]
+        assert m["flips"] == round((1 - r["value"]) * n)
+        assert 0 < m["near_ties"] < n
+        assert m["flips_at_near_ties"] <= min(m["flips"], m["near_ties"])
+        assert m["decisive_agreement"] < 0.97  # the miss is not only the near-ties
+    assert "nearly ties on" in str(mobilenet_gate)
     excluded = next(r for r in rungs if r["rung"].startswith("exclude"))["quantization"]["exclude"]
     assert excluded
     assert all(n.endswith(("Conv", "Gemm")) for n in excluded)
