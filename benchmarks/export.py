@@ -4,17 +4,23 @@ Runs the real exporter (the same code as `edge-export build`) on MiniLM (dynamic
 MobileNetV2 (static QDQ int8 with the ladder), single-threaded ORT, and prints a table; saves a
 plot to benchmarks/out/export.png. MobileNetV2's first row has no accuracy budget (max_drop 1): the
 target recipe's variant at whatever agreement it reaches; the second is the first ladder rung within
-a 30 % budget. At the real 97 % budget the gate fails on this CPU (docs/exporter.md), as the tests
-assert.
+a 30 % budget. At the real 97 % budget the gate fails (docs/exporter.md), as the tests assert.
+
+A second table splits MobileNetV2's kernel time by layer kind (stem conv, depthwise 3x3, pointwise
+1x1, the rest) for fp32 and the recipe's int8 variant, from ORT's profiler: it shows which layers
+int8 speeds up on this CPU and so the ceiling for the whole model.
 
     .venv/bin/python benchmarks/export.py            # needs scripts/install-test-models.sh
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,62 @@ def _row(name: str, result: Any, seconds: float) -> dict[str, Any]:
         "value": rep["gate"]["value"],
         "total_s": seconds,
     }
+
+
+def _kinds(fp32: Path) -> dict[str, str]:
+    """Every name a Conv shows up under in ORT's profile (node, output, fused Clip output) -> kind."""
+    import onnx
+
+    graph = onnx.load(str(fp32)).graph
+    init = {i.name: i for i in graph.initializer}
+    consumer = {i: n for n in graph.node for i in n.input}
+    kinds: dict[str, str] = {}
+    for node in graph.node:
+        if node.op_type != "Conv":
+            continue
+        dims = list(init[node.input[1]].dims)
+        group = next((a.i for a in node.attribute if a.name == "group"), 1)
+        kind = (
+            "depthwise"
+            if group > 1
+            else "stem"
+            if dims[1] <= 4
+            else "pointwise"
+            if dims[2:] == [1, 1]
+            else "conv"
+        )
+        names = [node.name, node.output[0]]
+        nxt = consumer.get(node.output[0])
+        if nxt is not None and nxt.op_type in ("Clip", "Relu"):
+            names.append(nxt.output[0])
+        kinds.update(dict.fromkeys(names, kind))
+    return kinds
+
+
+def time_by_kind(model: Path, kinds: dict[str, str], runs: int = 50) -> Counter[str]:
+    """Mean kernel milliseconds per layer kind, one ORT thread, from the profiler."""
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.enable_profiling = True
+    so.log_severity_level = 3
+    so.profile_file_prefix = str(model.with_suffix(""))
+    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    feed = {inp.name: np.random.default_rng(0).random([1, 3, 224, 224], np.float32)}
+    for _ in range(runs):
+        sess.run(None, feed)
+    prof = Path(sess.end_profiling())
+    total: Counter[str] = Counter()
+    for ev in json.loads(prof.read_text()):
+        if ev.get("cat") != "Node" or not ev["name"].endswith("_kernel_time"):
+            continue
+        name = re.sub(r"(_token_\d+|_nchwc)$", "", ev["name"].removesuffix("_kernel_time"))
+        total[kinds.get(name, "other")] += ev["dur"] / 1000 / runs
+    prof.unlink(missing_ok=True)
+    return total
 
 
 def main() -> int:
@@ -85,6 +147,22 @@ def main() -> int:
                 )
             )
             rows.append(_row(label, mnv2, time.perf_counter() - t0))
+            if budget == 1.0:
+                recipe = mnv2.bundle.model_path
+                fp32 = export_model(
+                    ExportOptions(
+                        source=mnv2_src,
+                        weights=weights,
+                        input_shape=(1, 3, 224, 224),
+                        out=work / "mobilenet-fp32",
+                        quantize="none",
+                        holdout=held,
+                        measure=False,
+                        progress=False,
+                    )
+                ).bundle.model_path
+                kinds = _kinds(fp32)
+                split = {"fp32": time_by_kind(fp32, kinds), "int8": time_by_kind(recipe, kinds)}
     cols = ("model", "variant", "fp32 MB", "q MB", "fp32 ms", "q ms", "speedup")
     head = f"{cols[0]:<18} {cols[1]:<11} " + " ".join(f"{c:>8}" for c in cols[2:]) + "  metric"
     print(head)
@@ -96,6 +174,13 @@ def main() -> int:
             f"rung '{r['rung']}' "
             f"(export {r['total_s']:.0f} s)"
         )
+    print("\nMobileNetV2 kernel time by layer kind, ms per image (1 thread, ORT profiler)")
+    print(f"{'kind':<10} {'fp32 ms':>8} {'int8 ms':>8} {'speedup':>8}")
+    for kind in ("stem", "depthwise", "pointwise", "conv", "other", "all"):
+        f = sum(split["fp32"].values()) if kind == "all" else split["fp32"].get(kind, 0.0)
+        q = sum(split["int8"].values()) if kind == "all" else split["int8"].get(kind, 0.0)
+        if f or q:
+            print(f"{kind:<10} {f:>8.2f} {q:>8.2f} {f / q if q else float('nan'):>7.2f}x")
     import matplotlib
 
     matplotlib.use("Agg")
