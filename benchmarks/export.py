@@ -66,15 +66,12 @@ def _kinds(fp32: Path) -> dict[str, str]:
             continue
         dims = list(init[node.input[1]].dims)
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
-        kind = (
-            "depthwise"
-            if group > 1
-            else "stem"
-            if dims[1] <= 4
-            else "pointwise"
-            if dims[2:] == [1, 1]
-            else "conv"
-        )
+        if group > 1:
+            kind = "depthwise"
+        elif dims[1] <= 4:
+            kind = "stem"
+        else:
+            kind = "pointwise" if dims[2:] == [1, 1] else "conv"
         names = [node.name, node.output[0]]
         nxt = consumer.get(node.output[0])
         if nxt is not None and nxt.op_type in ("Clip", "Relu"):
@@ -95,7 +92,7 @@ def time_by_kind(model: Path, kinds: dict[str, str], runs: int = 50) -> Counter[
     so.profile_file_prefix = str(model.with_suffix(""))
     sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
-    feed = {inp.name: np.random.default_rng(0).random([1, 3, 224, 224], np.float32)}
+    feed = {inp.name: np.random.default_rng(0).random(inp.shape, np.float32)}
     for _ in range(runs):
         sess.run(None, feed)
     prof = Path(sess.end_profiling())
