@@ -92,7 +92,8 @@ def time_by_kind(model: Path, kinds: dict[str, str], runs: int = 50) -> Counter[
     so.profile_file_prefix = str(model.with_suffix(""))
     sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
-    feed = {inp.name: np.random.default_rng(0).random(inp.shape, np.float32)}
+    shape = [d if isinstance(d, int) else 1 for d in inp.shape]  # a named (batch) dimension -> 1
+    feed = {inp.name: np.random.default_rng(0).random(shape, np.float32)}
     for _ in range(runs):
         sess.run(None, feed)
     prof = Path(sess.end_profiling())
