@@ -2,9 +2,10 @@
 
 Start from the target's recipe; when the held-out metric misses the budget, climb: per-channel
 weights, uint8 weights (u8s8 kernels saturate on x86 without VNNI), other calibration methods,
-uint16 activations, then excluding the nodes where quantization error grows most (found with
-onnxruntime.quantization.qdq_loss_debug). Each rung starts from the best variant so far and every
-rung is reported. Missing the budget on the last rung is a failure, never a quiet success.
+bias correction (exporters/bias_correction.py), uint16 activations, then excluding the nodes where
+quantization error grows most (found with onnxruntime.quantization.qdq_loss_debug). Each rung starts
+from the best variant so far and every rung is reported. Missing the budget on the last rung is a
+failure, never a quiet success.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _next_rungs(
     """(name, change) pairs; each change applies to the best spec so far, None when it does not apply.
 
     With `formats` False (an accelerator whose kernels accept only the recipe's granularity and
-    types), only calibration methods and node exclusion are tried.
+    types), only calibration methods, bias correction and node exclusion are tried.
     """
     if formats and start.mode in ("static-qdq", "qnn-a16w8", "dynamic"):
         yield "per-channel", lambda s: None if s.per_channel else s.replace(per_channel=True)
@@ -92,6 +93,9 @@ def _next_rungs(
     if start.mode in ("static-qdq", "qnn-a16w8"):
         for method in ("percentile", "entropy"):
             yield f"calibration {method}", partial(_with_method, method=method)
+    if start.mode == "static-qdq":
+        # Types and granularity stay the recipe's, so accelerator targets get this rung too.
+        yield "bias correction", lambda s: None if s.bias_correction else s.replace(bias_correction=True)
     if formats and start.mode == "static-qdq":
         yield (
             "uint16 activations",

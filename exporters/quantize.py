@@ -31,6 +31,7 @@ class QuantSpec:
     method: str = "minmax"
     exclude: tuple[str, ...] = ()
     op_types: tuple[str, ...] | None = None
+    bias_correction: bool = False
 
     @classmethod
     def from_recipe(cls, recipe: QuantRecipe, *, transformer: bool = False) -> QuantSpec:
@@ -103,8 +104,18 @@ def _method(name: str) -> Any:
 def quantize(spec: QuantSpec, src: Path, dst: Path, calib: list[Feed], *, progress: bool = True) -> Path:
     """Write `src` quantized per `spec` to `dst`."""
     # ORT's calibrators print() their progress: keep stdout clean for --json reports.
+    if spec.bias_correction and spec.mode != "static-qdq":
+        raise ExportError(f"bias correction applies to static-qdq, not {spec.mode}")
     with contextlib.redirect_stdout(sys.stderr):
-        return _quantize(spec, src, dst, calib, progress)
+        _quantize(spec, src, dst, calib, progress)
+    if spec.bias_correction:
+        from exporters.bias_correction import correct_bias
+
+        try:
+            correct_bias(src, dst, dst, calib, progress=progress)
+        except Exception as exc:  # ORT and onnx raise many types; each means this variant failed
+            raise ExportError(f"bias correction failed: {type(exc).__name__}: {exc}") from exc
+    return dst
 
 
 def _quantize(spec: QuantSpec, src: Path, dst: Path, calib: list[Feed], progress: bool) -> Path:
@@ -192,4 +203,5 @@ def info(spec: QuantSpec | None, calib_fingerprint: str | None) -> QuantizationI
         calibration_method=spec.method if static else None,
         calibration_fingerprint=calib_fingerprint if static else None,
         excluded_nodes=list(spec.exclude),
+        bias_corrected=spec.bias_correction,
     )

@@ -58,6 +58,10 @@ class QuantizationInfo(_M):
         default=None, description="sha256 over the calibration inputs, so a build can be reproduced"
     )
     excluded_nodes: list[str] = Field(default_factory=list)
+    bias_corrected: bool = Field(
+        default=False,
+        description="biases moved so each channel's mean output matches fp32 on calibration data",
+    )
 
 
 class GoldenCase(_M):

@@ -1,0 +1,145 @@
+"""Empirical bias correction for QDQ models (Nagel et al. 2019, "Data-Free Quantization"; AIMET's
+"empirical bias correction").
+
+Rounding weights and activations to 8 bits shifts the mean of each output channel: MobileNetV2's
+first depthwise conv alone, weights rounded per channel and nothing else, takes the model's output
+to 18.8 dB SQNR, because large folded-BatchNorm weights on a near-constant input turn rounding into
+a constant offset. For every Conv and Gemm in graph order, this runs the quantized model on
+calibration samples, compares the per-channel mean of the node's output with fp32's, and moves the
+node's bias (the int32 initializer behind its DequantizeLinear, or a float bias) by the difference.
+
+Layer by layer, because each correction changes what every later layer sees: correcting all layers
+from one pass overshoots (MobileNetV2's top-1 agreement fell from 0.74 to 0.20 that way).
+The model runs with ORT's graph optimisations off (Q/DQ computed in float), so a node's float
+output exists to be read; the int8 kernels round the same way to within a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporters.sources import Feed
+
+log = logging.getLogger(__name__)
+
+MAX_SAMPLES = 32  # the means settle well before; each sample costs one run per layer
+_OPS = ("Conv", "Gemm")
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    layers: int
+    mean_abs_shift: float
+    samples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"layers": self.layers, "mean_abs_shift": self.mean_abs_shift, "samples": self.samples}
+
+
+def _session(model: Any) -> Any:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 2
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def _channel_mean(value: np.ndarray, op_type: str) -> np.ndarray:
+    """Mean per output channel: axis 1 for Conv (N, C, ...), the last axis for Gemm (N, C)."""
+    axis = 1 if op_type == "Conv" else value.ndim - 1
+    return np.asarray(value.mean(axis=tuple(a for a in range(value.ndim) if a != axis)), np.float64)
+
+
+def _expose(model: Any, names: list[str]) -> None:
+    """Make `names` graph outputs so a session can return them."""
+    import onnx
+    from onnx import helper
+
+    have = {o.name for o in model.graph.output}
+    for name in names:
+        if name not in have:
+            model.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+
+
+def _means(model: Any, nodes: list[Any], feeds: list[Feed]) -> dict[str, np.ndarray]:
+    sess = _session(model)
+    wanted = {i.name for i in sess.get_inputs()}
+    outs = [n.output[0] for n in nodes]
+    acc: dict[str, np.ndarray] = {}
+    for feed in feeds:
+        values = sess.run(outs, {k: v for k, v in feed.items() if k in wanted})
+        for node, value in zip(nodes, values, strict=True):
+            m = _channel_mean(value, node.op_type)
+            acc[node.name] = acc[node.name] + m if node.name in acc else m
+    return {k: v / len(feeds) for k, v in acc.items()}
+
+
+def correct_bias(fp32: Path, qdq: Path, dst: Path, feeds: list[Feed], *, progress: bool = True) -> Correction:
+    """Write `qdq` with every Conv/Gemm bias corrected against `fp32` on `feeds` to `dst`."""
+    import onnx
+    from onnx import numpy_helper
+    from tqdm import tqdm
+
+    feeds = feeds[:MAX_SAMPLES]
+    ref_model = onnx.load(str(fp32))
+    ref_nodes = [n for n in ref_model.graph.node if n.op_type in _OPS and n.name]
+    _expose(ref_model, [n.output[0] for n in ref_nodes])
+    ref = _means(ref_model, ref_nodes, feeds)
+
+    model = onnx.load(str(qdq))
+    graph = model.graph
+    n_outputs = len(graph.output)
+    inits = {i.name: i for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    nodes = [n for n in graph.node if n.op_type in _OPS and n.name in ref and len(n.input) > 2 and n.input[2]]
+    _expose(model, [n.output[0] for n in nodes])
+    shifts: list[float] = []
+    for node in tqdm(nodes, desc="bias correction", file=sys.stderr, disable=not progress, leave=False):
+        target = _bias(node.input[2], inits, producer)
+        if target is None:
+            continue
+        delta = _means(model, [node], feeds)[node.name] - ref[node.name]
+        init, scale = target
+        bias = numpy_helper.to_array(init)
+        if delta.shape != bias.shape:
+            continue
+        if scale is None:  # a float bias (a node left unquantized)
+            new = (bias - delta).astype(bias.dtype)
+        else:
+            lim = np.iinfo(np.int32)
+            moved = np.round(bias.astype(np.float64) - delta / scale)
+            new = np.clip(moved, lim.min, lim.max).astype(np.int32)
+        init.CopyFrom(numpy_helper.from_array(new, init.name))
+        shifts.append(float(np.abs(delta).mean()))
+    del graph.output[n_outputs:]
+    onnx.save(model, str(dst))
+    result = Correction(len(shifts), round(float(np.mean(shifts)) if shifts else 0.0, 6), len(feeds))
+    log.info("bias correction: %d layers, mean |shift| %.4g", result.layers, result.mean_abs_shift)
+    return result
+
+
+def _bias(name: str, inits: dict[str, Any], producer: dict[str, Any]) -> tuple[Any, np.ndarray | None] | None:
+    """(initializer to rewrite, its per-channel scale or None for float) behind a node's bias input."""
+    from onnx import numpy_helper
+
+    if name in inits:
+        return inits[name], None
+    dq = producer.get(name)
+    if dq is None or dq.op_type != "DequantizeLinear" or dq.input[0] not in inits or dq.input[1] not in inits:
+        return None
+    if len(dq.input) > 2 and dq.input[2]:
+        zp = inits.get(dq.input[2])
+        if zp is None or np.any(numpy_helper.to_array(zp) != 0):
+            return None
+    if inits[dq.input[0]].data_type != 6:  # TensorProto.INT32: ORT's quantized bias
+        return None
+    return inits[dq.input[0]], numpy_helper.to_array(inits[dq.input[1]]).astype(np.float64)

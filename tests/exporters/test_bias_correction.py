@@ -1,0 +1,80 @@
+"""Empirical bias correction on the real MobileNetV2 (static QDQ int8, held-out crops it never saw)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from edge_agent.hardware.profile import load_profile
+from exporters.bias_correction import correct_bias
+from exporters.data import PRESETS, load_samples
+from exporters.metrics import run
+from exporters.prepare import prepare
+from exporters.quantize import QuantSpec, info, quantize
+from exporters.sources import Feed
+
+pytestmark = pytest.mark.slow
+
+
+def _logits(model: Path, feeds: list[Feed]) -> np.ndarray:
+    return np.concatenate([next(iter(o.values())) for o in run(model, feeds)])
+
+
+def _sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    return float(10 * np.log10((ref**2).sum() / ((got - ref) ** 2).sum()))
+
+
+def _biases(model: Path) -> dict[str, np.ndarray]:
+    g = onnx.load(str(model)).graph
+    return {i.name: numpy_helper.to_array(i) for i in g.initializer if i.data_type == onnx.TensorProto.INT32}
+
+
+def test_bias_correction_moves_int32_biases_and_raises_held_out_sqnr(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
+) -> None:
+    fp32 = prepare(mobilenet_onnx, tmp_path / "fp32.onnx", load_profile("generic-x86"), quantize=True).path
+    name = onnx.load(str(fp32), load_external_data=False).graph.input[0].name
+    inputs: list[tuple[str, list[int | str], str]] = [(name, [1, 3, 224, 224], "float32")]
+    pre = PRESETS["imagenet"].model_copy(update={"size": (224, 224), "layout": "nchw"})
+    calib = load_samples(crops["calib"], inputs, pre, None, limit=16)
+    held = load_samples(crops["holdout"], inputs, pre, None, limit=48)
+
+    plain = quantize(QuantSpec("static-qdq"), fp32, tmp_path / "plain.onnx", calib, progress=False)
+    fixed = tmp_path / "corrected.onnx"
+    result = correct_bias(fp32, plain, fixed, calib, progress=False)
+
+    n_layers = sum(n.op_type in ("Conv", "Gemm") for n in onnx.load(str(fp32)).graph.node)
+    assert result.layers == n_layers == 53  # 52 convs and the classifier, every one with a bias
+    assert result.samples == 16
+    assert result.mean_abs_shift > 0
+    before, after = _biases(plain), _biases(fixed)
+    assert before.keys() == after.keys()  # the same int32 biases, rewritten in place
+    assert sum(not np.array_equal(before[k], after[k]) for k in before) == n_layers
+    # the graph is the recipe's: same nodes, still an int8 QDQ model the CPU EP fuses
+    assert [n.op_type for n in onnx.load(str(plain)).graph.node] == [
+        n.op_type for n in onnx.load(str(fixed)).graph.node
+    ]
+
+    ref = _logits(fp32, held)
+    gain = _sqnr_db(ref, _logits(fixed, held)) - _sqnr_db(ref, _logits(plain, held))
+    assert gain > 1.0, f"bias correction gained only {gain:.2f} dB on held-out crops"
+
+
+def test_bias_correction_is_recorded_and_refused_where_it_does_not_apply(tmp_path: Path) -> None:
+    spec = QuantSpec("static-qdq", bias_correction=True)
+    assert info(spec, "abc").bias_corrected is True
+    assert info(QuantSpec("static-qdq"), "abc").bias_corrected is False
+    assert spec.as_dict()["bias_correction"] is True
+    from exporters.errors import ExportError
+
+    model = tmp_path / "m.onnx"
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), str(model))
+    with pytest.raises(ExportError, match="bias correction applies to static-qdq, not fp16"):
+        quantize(QuantSpec("fp16", bias_correction=True), model, tmp_path / "q.onnx", [], progress=False)
