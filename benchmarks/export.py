@@ -4,7 +4,8 @@ Runs the real exporter (the same code as `edge-export build`) on MiniLM (dynamic
 MobileNetV2 (static QDQ int8 with the ladder), single-threaded ORT, and prints a table; saves a
 plot to benchmarks/out/export.png. MobileNetV2's first row has no accuracy budget (max_drop 1): the
 target recipe's variant at whatever agreement it reaches; the second is the first ladder rung within
-a 30 % budget. At the real 97 % budget the gate fails (docs/exporter.md), as the tests assert.
+a 5 % budget (the speed that accuracy costs). At the real 97 % budget the gate fails one flip short
+(docs/exporter.md), as the tests assert.
 
 A second table splits MobileNetV2's kernel time by layer kind (stem conv, depthwise 3x3, pointwise
 1x1, the rest) for fp32 and the recipe's int8 variant, from ORT's profiler: it shows which layers
@@ -129,8 +130,8 @@ def main() -> int:
         held = write_crops(work / "holdout", HOLDOUT_PHOTOS, 96, seed=1)
         mnv2_src = f"{ROOT / 'tests' / 'exporters' / 'models' / 'mobilenet_v2.py'}:mobilenet_v2"
         weights = Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth"
-        # max_drop 1: the recipe's variant, whatever it scores; 0.3: the first ladder rung within 30 %
-        for label, budget in (("MobileNetV2", 1.0), ("MobileNetV2 ≤30%", 0.3)):
+        # max_drop 1: the recipe's variant, whatever it scores; 0.05: the first ladder rung within 5 %
+        for label, budget in (("MobileNetV2", 1.0), ("MobileNetV2 ≥95%", 0.05)):
             t0 = time.perf_counter()
             mnv2 = export_model(
                 ExportOptions(

@@ -28,6 +28,7 @@ from edge_agent.config.models import (
     PreprocessConfig,
     RawPost,
 )
+from edge_agent.doctor.probe import host_cpu
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
@@ -216,7 +217,7 @@ def _gate(
         raise GateFailedError(
             f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
             f"needed >= {1 - max_drop:.4f}; no bundle written{_tie_note(best)}",
-            {"gate": gate},
+            {"gate": gate, "host": host_cpu()},
         )
     return best.path, result, gate
 
@@ -282,6 +283,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
 
         report: dict[str, Any] = {
             "source": {"kind": loaded.kind, "path": opts.source, **loaded.notes},
+            "host": host_cpu(),  # where the gate and the benchmark ran: int8 results depend on it
             "prepare": {
                 "opset": prepared.opset,
                 "fixed_dims": prepared.fixed_dims,

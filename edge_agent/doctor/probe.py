@@ -11,6 +11,7 @@ import platform
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # /sys/class/dmi/id files that name the machine (product_name alone is often a part number).
 DMI_FIELDS = ("sys_vendor", "product_name", "product_family", "product_version", "board_vendor", "board_name")
@@ -144,6 +145,18 @@ def _cpuinfo(text: str | None) -> tuple[str | None, int, set[str]]:
     # "model" is skipped above.
     model = names.get("model name") or names.get("model") or names.get("hardware")
     return model, count, flags
+
+
+def host_cpu() -> dict[str, Any]:
+    """This machine's CPU as a build report records it: int8 speed and even int8 accuracy (u8s8
+    saturation without VNNI) depend on these features, so a measured figure needs them beside it."""
+    model, count, flags = _cpuinfo(Root().read("/proc/cpuinfo"))
+    return {
+        "arch": platform.machine(),
+        "model": model,
+        "logical_cpus": count,
+        "features": sorted(f for f in flags if f in INTERESTING_FLAGS),
+    }
 
 
 def _arch(root: Root, flags_text: str | None) -> str:
