@@ -119,3 +119,27 @@ def label_agreement(expected: np.ndarray, outs: Outputs) -> dict[str, Any]:
     exp = expected.reshape(-1)
     same = got.astype(str) == exp.astype(str)
     return {"metric": "label_agreement", "value": float(same.mean()), "output": name, "n": len(exp)}
+
+
+def round_inputs(feeds: list[Feed], calib: list[Feed], bits: int = 8) -> list[Feed]:
+    """`feeds` with every float input rounded to the `bits`-bit grid that minmax calibration on
+    `calib` gives it (asymmetric, range widened to hold 0): what a static QDQ model's first
+    QuantizeLinear does to its input. Integer inputs (token ids) pass through."""
+    levels = 2**bits - 1
+    grids: dict[str, tuple[float, float]] = {}
+    for name, value in calib[0].items():
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        lo = min(0.0, float(np.min([f[name].min() for f in calib])))
+        hi = max(0.0, float(np.max([f[name].max() for f in calib])))
+        if hi > lo:
+            scale = (hi - lo) / levels
+            grids[name] = (scale, float(np.round(-lo / scale)))
+    out: list[Feed] = []
+    for feed in feeds:
+        rounded = dict(feed)
+        for name, (scale, zp) in grids.items():
+            q = np.clip(np.round(feed[name] / scale) + zp, 0, levels)
+            rounded[name] = ((q - zp) * scale).astype(feed[name].dtype)
+        out.append(rounded)
+    return out

@@ -35,7 +35,7 @@ from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
 from exporters.ladder import LadderResult, Rung, climb
 from exporters.measure import measure
-from exporters.metrics import DEFAULT_MAX_DROP, compare, label_agreement, run, session
+from exporters.metrics import DEFAULT_MAX_DROP, compare, label_agreement, round_inputs, run, session
 from exporters.prepare import prepare
 from exporters.quantize import QuantSpec, info
 from exporters.sources import Feed, Loaded, SourceSpec, load_source
@@ -154,6 +154,18 @@ def _tie_note(best: Rung | None) -> str:
     )
 
 
+def _floor_note(gate: dict[str, Any], max_drop: float) -> str:
+    """When fp32 itself misses the budget once its input is rounded to 8 bits, say so."""
+    floor = gate.get("input_rounding_floor")
+    if floor is None or 1.0 - floor["value"] <= max_drop + 1e-12:
+        return ""
+    return (
+        f"; fp32 itself scores only {floor['value']:.4f} against its own outputs once its input is "
+        "rounded to 8 bits, as an int8 model's first QuantizeLinear rounds it, so no variant with an "
+        "8-bit input can meet this budget on this held-out data"
+    )
+
+
 def _gate(
     opts: ExportOptions,
     loaded: Loaded,
@@ -193,6 +205,13 @@ def _gate(
     def evaluate(path: Path) -> dict[str, Any]:
         return compare(loaded.task, ref, run(path, held), loaded.head)
 
+    if spec.mode == "static-qdq" and spec.activation_type in ("uint8", "int8") and calib:
+        # fp32 against itself once its input is rounded as an 8-bit model's first QuantizeLinear
+        # rounds it: no variant that quantizes its input can beat this on this held-out data.
+        rounded = round_inputs(held, calib)
+        if any(not np.array_equal(a[k], b[k]) for a, b in zip(held, rounded, strict=True) for k in a):
+            gate["input_rounding_floor"] = compare(loaded.task, ref, run(fp32, rounded), loaded.head)
+
     result = climb(
         fp32,
         spec,
@@ -216,7 +235,7 @@ def _gate(
         got = f"best {best.value:.4f}" if best and best.value is not None else f"no variant ran: {errors}"
         raise GateFailedError(
             f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
-            f"needed >= {1 - max_drop:.4f}; no bundle written{_tie_note(best)}",
+            f"needed >= {1 - max_drop:.4f}; no bundle written{_tie_note(best)}{_floor_note(gate, max_drop)}",
             {"gate": gate, "host": host_cpu()},
         )
     return best.path, result, gate
