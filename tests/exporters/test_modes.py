@@ -126,15 +126,15 @@ def test_cli_gate_miss_exits_1_with_the_report_and_no_bundle(
 def test_accelerator_targets_keep_the_recipe_formats_on_the_ladder(
     mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
 ) -> None:
-    """amd-ryzen-ai's NPU takes per-tensor uint8/int8 QDQ: the ladder may vary calibration and
-    exclusions only, and must still fail loudly when the budget is impossible."""
+    """amd-ryzen-ai's NPU takes per-tensor uint8/int8 QDQ: the ladder may vary calibration, bias
+    values and exclusions only, and must still fail loudly when the budget is impossible."""
     with pytest.raises(GateFailedError) as info:
         _small(mobilenet_onnx, crops, tmp_path / "npu", target="amd-ryzen-ai", max_drop=0.0)
     gate = info.value.report["gate"]
     assert gate["format_rungs"] is False
     names = [r["rung"] for r in gate["rungs"]]
-    assert names[:3] == ["recipe", "calibration percentile", "calibration entropy"]
-    assert all(n.startswith("exclude") for n in names[3:])
+    assert names[:4] == ["recipe", "calibration percentile", "calibration entropy", "bias correction"]
+    assert all(n.startswith("exclude") for n in names[4:])
     for r in gate["rungs"]:
         q = r["quantization"]
         assert (q["per_channel"], q["activation_type"], q["weight_type"]) == (False, "uint8", "int8")
