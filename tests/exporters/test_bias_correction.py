@@ -10,7 +10,7 @@ import pytest
 from onnx import numpy_helper
 
 from edge_agent.hardware.profile import load_profile
-from exporters.bias_correction import correct_bias
+from exporters.bias_correction import MIN_SAMPLES, _expose, _prefix, _session, correct_bias
 from exporters.data import PRESETS, load_samples
 from exporters.metrics import run
 from exporters.prepare import prepare
@@ -62,6 +62,24 @@ def test_bias_correction_moves_int32_biases_and_raises_held_out_sqnr(
     ref = _logits(fp32, held)
     gain = _sqnr_db(ref, _logits(fixed, held)) - _sqnr_db(ref, _logits(plain, held))
     assert gain > 1.0, f"bias correction gained only {gain:.2f} dB on held-out crops"
+
+    # a model too slow for one run per layer over every sample within the budget gets fewer samples
+    hurried = correct_bias(fp32, plain, tmp_path / "hurried.onnx", calib, budget_s=1e-3, progress=False)
+    assert hurried.samples == MIN_SAMPLES
+    assert hurried.layers == n_layers
+
+
+def test_prefix_model_computes_the_same_tensor(mobilenet_onnx: Path, tmp_path: Path) -> None:
+    model = onnx.load(str(mobilenet_onnx))
+    conv = [n for n in model.graph.node if n.op_type == "Conv"][20]
+    part = _prefix(model, conv.output[0])
+    assert len(part.graph.node) < len(model.graph.node) / 2
+    assert [o.name for o in part.graph.output] == [conv.output[0]]
+    whole = onnx.load(str(mobilenet_onnx))
+    _expose(whole, [conv.output[0]])
+    x = {model.graph.input[0].name: np.random.default_rng(0).standard_normal((1, 3, 224, 224), np.float32)}
+    got = _session(part).run([conv.output[0]], x)[0]
+    np.testing.assert_array_equal(got, _session(whole).run([conv.output[0]], x)[0])
 
 
 def test_bias_correction_is_recorded_and_refused_where_it_does_not_apply(tmp_path: Path) -> None:
