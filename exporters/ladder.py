@@ -1,11 +1,12 @@
 """The accuracy gate and its fallback ladder.
 
 Start from the target's recipe; when the held-out metric misses the budget, climb: per-channel
-weights, uint8 weights (u8s8 kernels saturate on x86 without VNNI), other calibration methods,
-bias correction (exporters/bias_correction.py), uint16 activations, then excluding the nodes where
-quantization error grows most (found with onnxruntime.quantization.qdq_loss_debug). Each rung starts
-from the best variant so far and every rung is reported. Missing the budget on the last rung is a
-failure, never a quiet success.
+weights, float outputs (the nodes that write the graph's outputs left unquantized), uint8 weights
+(u8s8 kernels saturate on x86 without VNNI), other calibration methods, bias correction
+(exporters/bias_correction.py), uint16 activations, then excluding the nodes where quantization
+error grows most (found with onnxruntime.quantization.qdq_loss_debug). Each rung starts from the
+best variant so far and every rung is reported. Missing the budget on the last rung is a failure,
+never a quiet success.
 """
 
 from __future__ import annotations
@@ -71,8 +72,24 @@ def _with_method(spec: QuantSpec, method: str) -> QuantSpec | None:
     return None if spec.method == method else spec.replace(method=method)
 
 
+def _excluding(spec: QuantSpec, names: tuple[str, ...]) -> QuantSpec | None:
+    """`spec` with `names` also left in float; None when it already leaves them."""
+    if not names or set(names) <= set(spec.exclude):
+        return None
+    return spec.replace(exclude=tuple(dict.fromkeys(spec.exclude + names)))
+
+
+def output_nodes(fp32: Path) -> tuple[str, ...]:
+    """The nodes that write the graph's outputs."""
+    import onnx
+
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    outs = {o.name for o in graph.output}
+    return tuple(n.name for n in graph.node if n.name and outs & set(n.output))
+
+
 def _next_rungs(
-    start: QuantSpec, formats: bool
+    start: QuantSpec, formats: bool, outputs: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, Callable[[QuantSpec], QuantSpec | None]]]:
     """(name, change) pairs; each change applies to the best spec so far, None when it does not apply.
 
@@ -81,6 +98,11 @@ def _next_rungs(
     """
     if formats and start.mode in ("static-qdq", "qnn-a16w8", "dynamic"):
         yield "per-channel", lambda s: None if s.per_channel else s.replace(per_channel=True)
+    if start.mode in ("static-qdq", "qnn-a16w8"):
+        # A head that concatenates tensors of different ranges (YOLOv8: boxes in pixels beside class
+        # scores in 0..1) loses the small ones to one 8-bit scale; its last node in float keeps both,
+        # and the int8 backbone keeps its speed (YOLOv8: box F1 0.0 -> 0.875 at 2.6x).
+        yield "float outputs", partial(_excluding, names=outputs)
     if formats and start.mode == "static-qdq":
         yield (
             "uint8 weights",
@@ -155,7 +177,7 @@ def climb(
 
     if attempt("recipe", start).passed or not ladder:
         return LadderResult(rungs, best)
-    for name, change in _next_rungs(start, formats):
+    for name, change in _next_rungs(start, formats, output_nodes(fp32)):
         base = best.spec if best is not None else start
         spec = change(base)
         if spec is None:
@@ -166,8 +188,8 @@ def climb(
         ranked = sensitive_nodes(fp32, best.path, calib[:SENSITIVITY_SAMPLES], workdir)
         base = best.spec
         for k in SENSITIVE_STEPS:
-            spec = base.replace(exclude=tuple(ranked[:k]))
-            if spec.exclude and attempt(f"exclude {len(spec.exclude)} most sensitive", spec).passed:
+            spec = _excluding(base, tuple(ranked[:k]))  # on top of what the best already leaves
+            if spec is not None and attempt(f"exclude {min(k, len(ranked))} most sensitive", spec).passed:
                 break
     return LadderResult(rungs, best)
 

@@ -127,14 +127,21 @@ def test_accelerator_targets_keep_the_recipe_formats_on_the_ladder(
     mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
 ) -> None:
     """amd-ryzen-ai's NPU takes per-tensor uint8/int8 QDQ: the ladder may vary calibration, bias
-    values and exclusions only, and must still fail loudly when the budget is impossible."""
+    values and exclusions (float outputs among them) only, and must still fail loudly when the
+    budget is impossible."""
     with pytest.raises(GateFailedError) as info:
         _small(mobilenet_onnx, crops, tmp_path / "npu", target="amd-ryzen-ai", max_drop=0.0)
     gate = info.value.report["gate"]
     assert gate["format_rungs"] is False
     names = [r["rung"] for r in gate["rungs"]]
-    assert names[:4] == ["recipe", "calibration percentile", "calibration entropy", "bias correction"]
-    assert all(n.startswith("exclude") for n in names[4:])
+    assert names[:5] == [
+        "recipe",
+        "float outputs",
+        "calibration percentile",
+        "calibration entropy",
+        "bias correction",
+    ]
+    assert all(n.startswith("exclude") for n in names[5:])
     for r in gate["rungs"]:
         q = r["quantization"]
         assert (q["per_channel"], q["activation_type"], q["weight_type"]) == (False, "uint8", "int8")
