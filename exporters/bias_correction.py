@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,6 @@ from exporters.sources import Feed
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 32  # MobileNetV2 16-bit: 8 samples 0.938, 16 0.958, 32 0.969 top-1 agreement
-MIN_SAMPLES = 8
-BUDGET_S = 60.0  # fewer samples for models so large that one run per layer over 32 would take longer
 _OPS = ("Conv", "Gemm")
 
 
@@ -122,32 +119,20 @@ def _prefix(model: Any, tensor: str) -> Any:
     return helper.make_model(sub, opset_imports=model.opset_import, ir_version=model.ir_version)
 
 
-def correct_bias(
-    fp32: Path,
-    qdq: Path,
-    dst: Path,
-    feeds: list[Feed],
-    *,
-    budget_s: float = BUDGET_S,
-    progress: bool = True,
-) -> Correction:
+def correct_bias(fp32: Path, qdq: Path, dst: Path, feeds: list[Feed], *, progress: bool = True) -> Correction:
     """Write `qdq` with every Conv/Gemm bias corrected against `fp32` on `feeds` to `dst`.
 
-    Uses up to MAX_SAMPLES calibration samples, fewer (not under MIN_SAMPLES) when one pass per
-    layer over them would take longer than `budget_s` on this machine.
+    Uses the first MAX_SAMPLES calibration samples, a fixed count so that the same inputs give the
+    same model on any machine, busy or not (a time budget would not).
     """
     import onnx
     from onnx import numpy_helper
     from tqdm import tqdm
 
+    feeds = feeds[:MAX_SAMPLES]
     ref_model = onnx.load(str(fp32))
     ref_nodes = [n for n in ref_model.graph.node if n.op_type in _OPS and n.name]
     _expose(ref_model, [n.output[0] for n in ref_nodes])
-    t0 = time.perf_counter()
-    _means(ref_model, ref_nodes, feeds[:1])
-    per_run = time.perf_counter() - t0  # a whole float model; a prefix of the QDQ one costs about as much
-    fits = int(budget_s / max(per_run * max(len(ref_nodes), 1), 1e-9))
-    feeds = feeds[: max(MIN_SAMPLES, min(MAX_SAMPLES, fits))]
     ref = _means(ref_model, ref_nodes, feeds)
 
     model = onnx.load(str(qdq))

@@ -10,7 +10,7 @@ import pytest
 from onnx import numpy_helper
 
 from edge_agent.hardware.profile import load_profile
-from exporters.bias_correction import MIN_SAMPLES, _expose, _prefix, _session, correct_bias
+from exporters.bias_correction import _expose, _prefix, _session, correct_bias
 from exporters.data import PRESETS, load_samples
 from exporters.metrics import run
 from exporters.prepare import prepare
@@ -63,10 +63,11 @@ def test_bias_correction_moves_int32_biases_and_raises_held_out_sqnr(
     gain = _sqnr_db(ref, _logits(fixed, held)) - _sqnr_db(ref, _logits(plain, held))
     assert gain > 1.0, f"bias correction gained only {gain:.2f} dB on held-out crops"
 
-    # a model too slow for one run per layer over every sample within the budget gets fewer samples
-    hurried = correct_bias(fp32, plain, tmp_path / "hurried.onnx", calib, budget_s=1e-3, progress=False)
-    assert hurried.samples == MIN_SAMPLES
-    assert hurried.layers == n_layers
+    # a fixed number of samples: the same inputs give the same model, however busy the machine
+    again = correct_bias(fp32, plain, tmp_path / "again.onnx", calib, progress=False)
+    assert again == result
+    assert _biases(tmp_path / "again.onnx").keys() == after.keys()
+    assert all(np.array_equal(_biases(tmp_path / "again.onnx")[k], after[k]) for k in after)
 
 
 def test_prefix_model_computes_the_same_tensor(mobilenet_onnx: Path, tmp_path: Path) -> None:
