@@ -35,6 +35,16 @@ def _reply_to_from_body(payload: bytes) -> str | None:
     return None
 
 
+def _meta(msg: mqtt.MQTTMessage) -> RequestMeta:
+    """The MQTT 5 request's response topic and correlation data (empty for 3.1.1)."""
+    meta = RequestMeta()
+    props = getattr(msg, "properties", None)
+    if props is not None:
+        meta.response_topic = getattr(props, "ResponseTopic", None)
+        meta.correlation_data = getattr(props, "CorrelationData", None)
+    return meta
+
+
 class CommandServer:
     """Owns the command subscription on an already-configured client (the agent's one connection)."""
 
@@ -47,6 +57,7 @@ class CommandServer:
         self._q: queue.Queue[Any] = queue.Queue(maxsize=backlog)
         self._thread = threading.Thread(target=self._run, name="edge-commands", daemon=True)
         self.handled = 0
+        self.busy = 0  # refused unhandled because `backlog` commands were already waiting
         self._attached = False
 
     def start(self) -> None:
@@ -72,8 +83,12 @@ class CommandServer:
         try:
             self._q.put_nowait(msg)
         except queue.Full:
+            # answered like any other: to the MQTT 5 response topic with the correlation data, or a
+            # v5 requester waits for a reply that went elsewhere
             verb = msg.topic.rsplit("/", 1)[-1]
-            self._send(msg, self.handler.error(verb, "refused", "busy: too many commands queued"))
+            error = self.handler.error(verb, "refused", "busy: too many commands queued")
+            self._send(msg, error, _meta(msg))
+            self.busy += 1
 
     def _run(self) -> None:
         while True:
@@ -81,11 +96,7 @@ class CommandServer:
             if msg is _STOP:
                 return
             verb = msg.topic.rsplit("/", 1)[-1]
-            meta = RequestMeta()
-            props = getattr(msg, "properties", None)
-            if props is not None:
-                meta.response_topic = getattr(props, "ResponseTopic", None)
-                meta.correlation_data = getattr(props, "CorrelationData", None)
+            meta = _meta(msg)
             reply = self.handler.handle(verb, bytes(msg.payload), meta)
             self._send(msg, reply, meta)
             self.handled += 1
