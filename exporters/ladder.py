@@ -42,6 +42,7 @@ class Rung:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     path: Path | None = None
+    latency: dict[str, float] | None = None
 
     def report(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class Rung:
             "passed": self.passed,
             "seconds": round(self.seconds, 2),
             "metrics": self.metrics,
+            **({"latency": self.latency} if self.latency else {}),
             **({"error": self.error} if self.error else {}),
         }
 
@@ -66,6 +68,7 @@ class LadderResult:
 
 
 Evaluate = Callable[[Path], dict[str, Any]]
+Timer = Callable[[Path], dict[str, float]]
 
 
 def _with_method(spec: QuantSpec, method: str) -> QuantSpec | None:
@@ -148,10 +151,16 @@ def climb(
     ladder: bool = True,
     formats: bool = True,
     progress: bool = True,
+    timer: Timer | None = None,
 ) -> LadderResult:
-    """Try `start`, then rungs until one meets 1 - value <= max_drop; return every rung tried."""
+    """Try `start`, then rungs until one meets 1 - value <= max_drop; return every rung tried.
+
+    With `timer`, every rung also reports its latency and speed-up over fp32 (`latency`), so the
+    report shows what each rung's accuracy costs; the choice itself stays by accuracy.
+    """
     rungs: list[Rung] = []
     best: Rung | None = None
+    fp32_ms = timer(fp32)["p50_ms"] if timer is not None else None
 
     def attempt(name: str, spec: QuantSpec) -> Rung:
         nonlocal best
@@ -161,6 +170,9 @@ def climb(
         try:
             quantize(spec, fp32, out, calib, progress=progress)
             rung.metrics = evaluate(out)
+            if timer is not None and fp32_ms:
+                lat = timer(out)
+                rung.latency = {**lat, "speedup": round(fp32_ms / lat["p50_ms"], 3), "fp32_p50_ms": fp32_ms}
             rung.value = float(rung.metrics["value"])
             rung.passed = 1.0 - rung.value <= max_drop + 1e-12
             rung.path = out

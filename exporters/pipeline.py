@@ -35,7 +35,15 @@ from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
 from exporters.ladder import LadderResult, Rung, climb
 from exporters.measure import measure
-from exporters.metrics import DEFAULT_MAX_DROP, compare, label_agreement, round_inputs, run, session
+from exporters.metrics import (
+    DEFAULT_MAX_DROP,
+    compare,
+    label_agreement,
+    quick_latency,
+    round_inputs,
+    run,
+    session,
+)
 from exporters.prepare import prepare
 from exporters.quantize import QuantSpec, info
 from exporters.sources import Feed, Loaded, SourceSpec, load_source
@@ -212,6 +220,12 @@ def _gate(
         if any(not np.array_equal(a[k], b[k]) for a, b in zip(held, rounded, strict=True) for k in a):
             gate["input_rounding_floor"] = compare(loaded.task, ref, run(fp32, rounded), loaded.head)
 
+    # every rung timed on the largest held-out sample, as the final benchmark is
+    probe = max(held, key=lambda f: sum(v.size for v in f.values()))
+
+    def timer(path: Path) -> dict[str, float]:
+        return quick_latency(path, probe, runs=min(opts.runs, 20), threads=opts.threads)
+
     result = climb(
         fp32,
         spec,
@@ -222,6 +236,7 @@ def _gate(
         ladder=opts.ladder,
         formats=formats,
         progress=opts.progress,
+        timer=timer if opts.measure else None,
     )
     gate["rungs"] = [r.report() for r in result.rungs]
     best = result.best

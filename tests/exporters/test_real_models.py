@@ -109,6 +109,13 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     assert wide_corrected["value"] >= 0.93
     assert any(n.startswith("exclude") for n in names)
     assert all(r["metrics"]["metric"] == "top1_agreement" and 0 < r["value"] < 0.97 for r in rungs)
+    # each rung's speed beside its accuracy (how fast is a benchmark's business, not this test's)
+    for r in rungs:
+        assert r["latency"]["p50_ms"] > 0
+        assert r["latency"]["p95_ms"] >= r["latency"]["p50_ms"]
+        assert r["latency"]["speedup"] == pytest.approx(
+            r["latency"]["fp32_p50_ms"] / r["latency"]["p50_ms"], rel=1e-2
+        )
     # the ladder does its job: the best rung beats the naive recipe clearly
     assert max(r["value"] for r in rungs) > rungs[0]["value"] + 0.1
     assert gate["passed"] is False
