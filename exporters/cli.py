@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--labels", type=Path, help="text file, one class label per line")
     b.add_argument("--max-drop", type=float, help="largest accepted metric drop vs fp32 (e.g. 0.03)")
     b.add_argument(
+        "--min-speedup",
+        type=float,
+        help="a rung passes only if it is also this many times faster than fp32 on this machine "
+        "(e.g. 1.0: never ship a variant slower than fp32)",
+    )
+    b.add_argument(
         "--quantize",
         choices=["none", "dynamic", "static-qdq", "fp16", "qnn-a16w8"],
         help="override the target profile's quantization mode",
@@ -102,8 +108,9 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
         return
     gate = report.get("gate", {})
     for r in gate.get("rungs", []):
-        mark = "PASS" if r["passed"] else "miss"
-        print(f"  rung {r['rung']:<28} {r.get('value')!s:<22} {mark}  ({r['seconds']} s)")
+        mark = "PASS" if r["passed"] else ("slow" if r.get("too_slow") else "miss")
+        speed = f"{r['latency']['speedup']:.2f}x" if r.get("latency") else ""
+        print(f"  rung {r['rung']:<28} {r.get('value')!s:<22} {speed:>7} {mark}  ({r['seconds']} s)")
     if "value" in gate:
         print(
             f"gate: {gate.get('metric')} = {gate.get('value')} (max drop {gate.get('max_drop')}) "
@@ -135,6 +142,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         preprocess=args.preprocess,
         labels=args.labels,
         max_drop=args.max_drop,
+        min_speedup=args.min_speedup,
         quantize=args.quantize,
         ladder=args.ladder,
         key=args.key,

@@ -43,6 +43,7 @@ class Rung:
     error: str | None = None
     path: Path | None = None
     latency: dict[str, float] | None = None
+    too_slow: bool = False  # accurate enough, but under the speed-up budget
 
     def report(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Rung:
             "seconds": round(self.seconds, 2),
             "metrics": self.metrics,
             **({"latency": self.latency} if self.latency else {}),
+            **({"too_slow": True} if self.too_slow else {}),
             **({"error": self.error} if self.error else {}),
         }
 
@@ -152,12 +154,16 @@ def climb(
     formats: bool = True,
     progress: bool = True,
     timer: Timer | None = None,
+    min_speedup: float | None = None,
 ) -> LadderResult:
     """Try `start`, then rungs until one meets 1 - value <= max_drop; return every rung tried.
 
     With `timer`, every rung also reports its latency and speed-up over fp32 (`latency`), so the
-    report shows what each rung's accuracy costs; the choice itself stays by accuracy.
+    report shows what each rung's accuracy costs. With `min_speedup` too, a rung passes only when it
+    is also at least that much faster than fp32; one accurate enough but slower is `too_slow`.
     """
+    if min_speedup is not None and timer is None:
+        raise ExportError("a speed-up budget needs the rungs timed")
     rungs: list[Rung] = []
     best: Rung | None = None
     fp32_ms = timer(fp32)["p50_ms"] if timer is not None else None
@@ -174,7 +180,10 @@ def climb(
                 lat = timer(out)
                 rung.latency = {**lat, "speedup": round(fp32_ms / lat["p50_ms"], 3), "fp32_p50_ms": fp32_ms}
             rung.value = float(rung.metrics["value"])
-            rung.passed = 1.0 - rung.value <= max_drop + 1e-12
+            accurate = 1.0 - rung.value <= max_drop + 1e-12
+            if min_speedup is not None:
+                rung.too_slow = accurate and (rung.latency is None or rung.latency["speedup"] < min_speedup)
+            rung.passed = accurate and not rung.too_slow
             rung.path = out
         except ExportError as exc:
             rung.error = str(exc)

@@ -78,6 +78,7 @@ class ExportOptions:
     preprocess: str | None = None
     labels: Path | None = None
     max_drop: float | None = None
+    min_speedup: float | None = None
     quantize: str | None = None
     ladder: bool = True
     key: Path | None = None
@@ -162,6 +163,18 @@ def _tie_note(best: Rung | None) -> str:
     )
 
 
+def _slow_note(rungs: list[Rung], min_speedup: float | None) -> str:
+    """When rungs met the accuracy budget but not --min-speedup, say how fast the best of them was."""
+    slow = [r for r in rungs if r.too_slow and r.latency]
+    if min_speedup is None or not slow:
+        return ""
+    fastest = max(r.latency["speedup"] for r in slow if r.latency)
+    return (
+        f"; {len(slow)} rung(s) met the accuracy budget but not --min-speedup {min_speedup:g} "
+        f"(the fastest of them {fastest:.2f}x fp32 on this machine)"
+    )
+
+
 def _floor_note(gate: dict[str, Any], max_drop: float) -> str:
     """When fp32 itself misses the budget once its input is rounded to 8 bits, say so."""
     floor = gate.get("input_rounding_floor")
@@ -188,6 +201,8 @@ def _gate(
 ) -> tuple[Path, LadderResult | None, dict[str, Any]]:
     ref = run(fp32, held, desc="fp32 reference" if opts.progress else None)
     gate: dict[str, Any] = {"max_drop": max_drop, "holdout_n": len(held)}
+    if opts.min_speedup is not None:
+        gate["min_speedup"] = opts.min_speedup
     if loaded.reference is not None:
         conv = label_agreement(loaded.reference(held), ref)
         gate["conversion"] = conv
@@ -237,6 +252,7 @@ def _gate(
         formats=formats,
         progress=opts.progress,
         timer=timer if opts.measure else None,
+        min_speedup=opts.min_speedup,
     )
     gate["rungs"] = [r.report() for r in result.rungs]
     best = result.best
@@ -250,7 +266,8 @@ def _gate(
         got = f"best {best.value:.4f}" if best and best.value is not None else f"no variant ran: {errors}"
         raise GateFailedError(
             f"accuracy gate missed after {len(result.rungs)} rung(s): {got}, "
-            f"needed >= {1 - max_drop:.4f}; no bundle written{_tie_note(best)}{_floor_note(gate, max_drop)}",
+            f"needed >= {1 - max_drop:.4f}; no bundle written{_tie_note(best)}{_floor_note(gate, max_drop)}"
+            f"{_slow_note(result.rungs, opts.min_speedup)}",
             {"gate": gate, "host": host_cpu()},
         )
     return best.path, result, gate
@@ -259,6 +276,8 @@ def _gate(
 def export_model(opts: ExportOptions) -> ExportResult:
     """Run the whole export; raise GateFailedError (with the report) when the budget is missed."""
     t0 = time.perf_counter()
+    if opts.min_speedup is not None and (opts.min_speedup <= 0 or not opts.measure):
+        raise UsageError("--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)")
     profile: HardwareProfile = load_profile(opts.target)
     key = load_private_key(opts.key) if opts.key else None
     with tempfile.TemporaryDirectory(prefix="edge-export-") as tmp:

@@ -168,3 +168,35 @@ def test_static_text_model_pads_every_sentence_to_the_fixed_length(tmp_path: Pat
     with np.load(b.root / b.manifest.golden[0].inputs) as z:
         assert z["input_ids"].shape == (1, 32)
         assert z["attention_mask"].sum() < 32  # a short sentence, padded
+
+
+def test_min_speedup_turns_an_accurate_but_slow_rung_into_a_miss(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
+) -> None:
+    """--min-speedup: every rung is accurate enough (max_drop 1) and none is 1000x faster than fp32,
+    so each is marked too_slow, the whole ladder runs, and the export fails saying why."""
+    with pytest.raises(GateFailedError) as info:
+        _small(mobilenet_onnx, crops, tmp_path / "slow", max_drop=1.0, min_speedup=1000.0)
+    gate = info.value.report["gate"]
+    assert gate["min_speedup"] == 1000.0
+    assert gate["passed"] is False
+    rungs = gate["rungs"]
+    assert len(rungs) > 5  # it climbed: speed is part of passing
+    assert all(r["too_slow"] and not r["passed"] for r in rungs)
+    assert all(0 < r["latency"]["speedup"] < 1000 for r in rungs)
+    assert "met the accuracy budget but not --min-speedup 1000" in str(info.value)
+    assert not (tmp_path / "slow").exists()
+
+
+def test_min_speedup_met_passes_and_is_recorded(
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = _small(mobilenet_onnx, crops, tmp_path / "fast", max_drop=1.0, min_speedup=0.01)
+    gate = r.report["gate"]
+    assert gate["passed"] is True
+    assert [x["rung"] for x in gate["rungs"]] == ["recipe"]
+    assert gate["rungs"][0]["latency"]["speedup"] >= 0.01
+    assert "too_slow" not in gate["rungs"][0]
+    rc = main(["build", str(mobilenet_onnx), "-o", str(tmp_path / "bad"), "--min-speedup", "0"])
+    assert rc == 2
+    assert "--min-speedup: expected a positive factor" in capsys.readouterr().err
