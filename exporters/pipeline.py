@@ -277,7 +277,9 @@ def export_model(opts: ExportOptions) -> ExportResult:
     """Run the whole export; raise GateFailedError (with the report) when the budget is missed."""
     t0 = time.perf_counter()
     if opts.min_speedup is not None and (opts.min_speedup <= 0 or not opts.measure):
-        raise UsageError("--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)")
+        raise UsageError(
+            "--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)"
+        )
     profile: HardwareProfile = load_profile(opts.target)
     key = load_private_key(opts.key) if opts.key else None
     with tempfile.TemporaryDirectory(prefix="edge-export-") as tmp:
