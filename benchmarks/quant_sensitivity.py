@@ -111,55 +111,35 @@ def _ranges(
 
 
 def _round_activations(model: Any, ranges: dict[str, tuple[float, float]]) -> Any:
-    """A copy of `model` with a uint8 Q/DQ pair after every tensor in `ranges`."""
+    """A copy of `model` with a uint8 Q/DQ pair right after every tensor in `ranges`."""
     import onnx
     from onnx import helper, numpy_helper
 
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
+    pairs: dict[str, list[Any]] = {}
     for t, (lo, hi) in ranges.items():
         scale = (hi - lo) / 255 or 1.0
         zp = int(np.clip(round(-lo / scale), 0, 255))
-        for n in g.node:
-            n.input[:] = [f"{t}~fq" if i == t else i for i in n.input]
         g.initializer.extend(
             [
                 numpy_helper.from_array(np.array(scale, np.float32), f"{t}~s"),
                 helper.make_tensor(f"{t}~z", onnx.TensorProto.UINT8, [], [zp]),
             ]
         )
-        g.node.extend(
-            [
-                helper.make_node("QuantizeLinear", [t, f"{t}~s", f"{t}~z"], [f"{t}~q"]),
-                helper.make_node("DequantizeLinear", [f"{t}~q", f"{t}~s", f"{t}~z"], [f"{t}~fq"]),
-            ]
-        )
-    return out
-
-
-def _sorted_nodes(model: Any) -> Any:
-    """ORT wants nodes in topological order; the Q/DQ pairs above were appended at the end."""
-    import onnx
-
-    g = model.graph
-    ready = {i.name for i in g.input} | {i.name for i in g.initializer}
-    pending, order = list(g.node), []
-    while pending:
-        rest = []
-        for n in pending:
-            if all(i in ready or not i for i in n.input):
-                order.append(n)
-                ready.update(n.output)
-            else:
-                rest.append(n)
-        if len(rest) == len(pending):
-            raise RuntimeError("graph has a cycle")
-        pending = rest
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    del out.graph.node[:]
-    out.graph.node.extend(order)
+        pairs[t] = [
+            helper.make_node("QuantizeLinear", [t, f"{t}~s", f"{t}~z"], [f"{t}~q"]),
+            helper.make_node("DequantizeLinear", [f"{t}~q", f"{t}~s", f"{t}~z"], [f"{t}~fq"]),
+        ]
+    # each pair goes right after its tensor's producer (first for a graph input): order stays topological
+    order = [q for i in g.input for q in pairs.get(i.name, [])]
+    for n in g.node:
+        n.input[:] = [f"{i}~fq" if i in ranges else i for i in n.input]
+        order.append(n)
+        order.extend(q for o in n.output for q in pairs.get(o, []))
+    del g.node[:]
+    g.node.extend(order)
     return out
 
 
@@ -191,11 +171,8 @@ def main() -> int:
         w_all = _score(ref, _logits(_round_weights(fp32, set(layers)), held))
         acts = _activations(fp32)
         ranges = _ranges(fp32, acts, calib)
-        a_rows = [
-            (*_score(ref, _logits(_sorted_nodes(_round_activations(fp32, {t: ranges[t]})), held)), t)
-            for t in acts
-        ]
-        a_all = _score(ref, _logits(_sorted_nodes(_round_activations(fp32, ranges)), held))
+        a_rows = [(*_score(ref, _logits(_round_activations(fp32, {t: ranges[t]}), held)), t) for t in acts]
+        a_all = _score(ref, _logits(_round_activations(fp32, ranges), held))
 
     for title, rows, every in (
         ("int8 weights (per channel) on one layer", w_rows, w_all),

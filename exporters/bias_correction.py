@@ -41,9 +41,6 @@ class Correction:
     mean_abs_shift: float
     samples: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"layers": self.layers, "mean_abs_shift": self.mean_abs_shift, "samples": self.samples}
-
 
 def _session(model: Any) -> Any:
     import onnxruntime as ort

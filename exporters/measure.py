@@ -59,12 +59,40 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def time_runs(
+    sess: Any, feed: Feed, runs: int, *, warmup: int = WARMUP, desc: str | None = None
+) -> dict[str, float]:
+    """p50/p95 milliseconds of `runs` calls of `sess` on `feed`, after `warmup` untimed ones."""
+    from tqdm import tqdm
+
+    for _ in range(warmup):
+        sess.run(None, feed)
+    times = []
+    for _ in tqdm(range(max(runs, 1)), desc=desc, file=sys.stderr, leave=False, disable=desc is None):
+        t0 = time.perf_counter()
+        sess.run(None, feed)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 3),
+        "p95_ms": round(float(np.percentile(times, 95)), 3),
+    }
+
+
+def quick_latency(path: Path, feed: Feed, *, runs: int = 20, threads: int = 1) -> dict[str, float]:
+    """A ladder rung's p50/p95 in this process, CPU EP: its speed beside its accuracy. The chosen
+    variant is measured again, apart, by `measure` (own process, RSS, EP placement)."""
+    from exporters.metrics import session
+
+    sess = session(path, threads)
+    wanted = {i.name for i in sess.get_inputs()}
+    return time_runs(sess, {k: v for k, v in feed.items() if k in wanted}, runs, warmup=3)
+
+
 def measure_here(
     model: Path, feed: Feed, runs: int, threads: int, wanted: list[str] | None = None
 ) -> dict[str, Any]:
     """Time `runs` calls after a warm-up; must run in a process of its own for RSS to mean anything."""
     import onnxruntime as ort
-    from tqdm import tqdm
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -76,17 +104,10 @@ def measure_here(
     providers = [p for p in (wanted or []) if p in available and p != "CPUExecutionProvider"]
     providers.append("CPUExecutionProvider")
     sess = ort.InferenceSession(str(model), so, providers=providers)
-    for _ in range(WARMUP):
-        sess.run(None, feed)
-    times = []
-    for _ in tqdm(range(runs), desc=f"bench {model.stem}", file=sys.stderr, leave=False):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        times.append((time.perf_counter() - t0) * 1000)
+    timed = time_runs(sess, feed, runs, desc=f"bench {model.stem}")
     rss_kb = _peak_rss_kb()
     return {
-        "p50_ms": round(float(np.percentile(times, 50)), 3),
-        "p95_ms": round(float(np.percentile(times, 95)), 3),
+        **timed,
         "runs": runs,
         "threads": threads,
         "size_bytes": model.stat().st_size,

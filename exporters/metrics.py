@@ -143,24 +143,3 @@ def round_inputs(feeds: list[Feed], calib: list[Feed], bits: int = 8) -> list[Fe
             rounded[name] = ((q - zp) * scale).astype(feed[name].dtype)
         out.append(rounded)
     return out
-
-
-def quick_latency(path: Path, feed: Feed, *, runs: int = 20, threads: int = 1) -> dict[str, float]:
-    """p50/p95 milliseconds of `runs` calls after a short warm-up, in this process: a ladder rung's
-    speed beside its accuracy. The chosen variant is measured again, apart, in `measure`."""
-    import time
-
-    sess = session(path, threads)
-    wanted = {i.name for i in sess.get_inputs()}
-    feed = {k: v for k, v in feed.items() if k in wanted}
-    for _ in range(3):
-        sess.run(None, feed)
-    times = []
-    for _ in range(max(runs, 1)):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        times.append((time.perf_counter() - t0) * 1000)
-    return {
-        "p50_ms": round(float(np.percentile(times, 50)), 3),
-        "p95_ms": round(float(np.percentile(times, 95)), 3),
-    }

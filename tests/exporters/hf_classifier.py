@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters.sources.huggingface import TOKENIZER_FILES
+
 DATA = Path(__file__).parent / "data" / "device_reports.tsv"
 LABELS = ("fault", "ok")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
 @dataclass(frozen=True, slots=True)
