@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Build edge-agent_<version>_<arch>.deb with dpkg-deb: a venv under /opt/edge-agent holding the agent and
-# its device dependencies, the systemd units, an example config as a conffile, and maintainer scripts
-# that create the edge-agent user and enable the (idle until configured) service.
+# Build onnx-edge-agent_<version>_<arch>.deb with dpkg-deb (the package takes the distribution's name
+# from pyproject.toml; commands, units, user and paths keep the name edge-agent): a venv under
+# /opt/edge-agent holding the agent and its device dependencies, the systemd units, an example config as a
+# conffile, and maintainer scripts that create the edge-agent user and enable the (idle until configured)
+# service.
 #
 # Usage: deploy/build-deb.sh [-o OUTDIR] [-p PYTHON] [--ort SPEC] [--system-site-packages]
 #   -o OUTDIR   where the .deb goes (default: build/)
@@ -26,12 +28,13 @@ while [ $# -gt 0 ]; do
         -p) python="$2"; shift 2 ;;
         --ort) ort="$2"; shift 2 ;;
         --system-site-packages) venv_flags+=(--system-site-packages); shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "build-deb: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 
 prefix=/opt/edge-agent
+name="$(sed -n 's/^name = "\(.*\)"$/\1/p' "$root/pyproject.toml" | head -n1)"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/pyproject.toml" | head -n1)"
 pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 pynext="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1] + 1}")')"
@@ -41,7 +44,7 @@ trap 'rm -rf "$work"' EXIT
 pkg="$work/pkg"
 venv="$pkg$prefix"
 
-echo "build-deb: edge-agent $version for $arch, Python $pyver, onnxruntime from '$ort'" >&2
+echo "build-deb: $name $version for $arch, Python $pyver, onnxruntime from '$ort'" >&2
 "$root/deploy/make-venv.sh" "$venv" -p "$python" --ort "$ort" "${venv_flags[@]}"
 "$venv/bin/python" -m pip uninstall -q -y pip setuptools 2>/dev/null || true
 
@@ -56,11 +59,14 @@ install -D -m 0644 "$root/systemd/edge-agent.service" "$pkg/lib/systemd/system/e
 install -D -m 0644 "$root/systemd/edge-agent@.service" "$pkg/lib/systemd/system/edge-agent@.service"
 install -D -m 0644 "$root/systemd/jit.conf" "$venv/share/systemd/jit.conf"
 install -D -m 0644 "$root/deploy/config.example.yaml" "$pkg/etc/edge-agent/config.example.yaml"
-doc="$pkg/usr/share/doc/edge-agent"
+doc="$pkg/usr/share/doc/$name"
 install -D -m 0644 "$root/deploy/debian/copyright" "$doc/copyright"
 gzip -9n < "$root/docs/deploy.md" > "$doc/deploy.md.gz"
-sed "s/@VERSION@/$version/" "$root/deploy/debian/changelog" | gzip -9n > "$doc/changelog.gz"
-install -D -m 0644 "$root/deploy/debian/lintian-overrides" "$pkg/usr/share/lintian/overrides/edge-agent"
+sed -e "s/@PACKAGE@/$name/" -e "s/@VERSION@/$version/" "$root/deploy/debian/changelog" \
+    | gzip -9n > "$doc/changelog.gz"
+install -d "$pkg/usr/share/lintian/overrides"
+sed "s/@PACKAGE@/$name/" "$root/deploy/debian/lintian-overrides" > "$pkg/usr/share/lintian/overrides/$name"
+chmod 0644 "$pkg/usr/share/lintian/overrides/$name"
 
 install -d "$pkg/DEBIAN"
 for script in postinst prerm postrm; do
@@ -69,13 +75,14 @@ done
 echo /etc/edge-agent/config.example.yaml > "$pkg/DEBIAN/conffiles"
 size="$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)"
 maintainer="${DEBFULLNAME:-edge-agent developers} <${DEBEMAIL:-maintainers@edge-agent.invalid}>"
-sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" -e "s/@MAINTAINER@/$maintainer/" \
-    -e "s/@PYVER@/$pyver/" -e "s/@PYNEXT@/$pynext/" "$root/deploy/debian/control" > "$pkg/DEBIAN/control"
+sed -e "s/@PACKAGE@/$name/" -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
+    -e "s/@MAINTAINER@/$maintainer/" -e "s/@PYVER@/$pyver/" -e "s/@PYNEXT@/$pynext/" \
+    "$root/deploy/debian/control" > "$pkg/DEBIAN/control"
 (cd "$pkg" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) \
     > "$pkg/DEBIAN/md5sums"
 
 mkdir -p "$out"
-deb="$out/edge-agent_${version}_${arch}.deb"
+deb="$out/${name}_${version}_${arch}.deb"
 dpkg-deb --root-owner-group -Z"${EDGE_AGENT_DEB_COMPRESS:-gzip}" -z"${EDGE_AGENT_DEB_LEVEL:-6}" \
     --build "$pkg" "$deb" >&2
 echo "$deb"

