@@ -2,14 +2,17 @@
 
 Starts Mosquitto if it is installed (else an embedded amqtt broker, MQTT 3.1.1), writes a video of
 real photographs and scanned pages shown at four rotations, runs the OriNet document-orientation
-classifier on it through the full agent (outbox, QoS 1), and prints each result on arrival.
+classifier on it through the full agent (outbox, QoS 1), and prints each result on arrival. All of it
+lives in one temporary folder that is removed on exit, Ctrl-C and SIGTERM included (`--keep` keeps it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +31,11 @@ def register(sub: Any) -> None:
     p.add_argument("--frames-per-view", type=int, default=3, help="frames per image and rotation")
     p.add_argument("--loop", action="store_true", help="play the video again and again until Ctrl-C")
     p.add_argument("--json", action="store_true", help="print received payloads as JSON lines")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary folder with the video and the agent's state (removed on exit otherwise)",
+    )
     p.set_defaults(func=handle)
 
 
@@ -114,12 +122,58 @@ def _subscribe(host: str, port: int, protocol: str, printer: _Printer) -> Any:
     )
     sub.on_message = printer.on_message
     sub.on_connect = lambda c, *_a: c.subscribe("edge/demo-device/+/results", qos=1)
-    sub.connect(host, port)
+    try:
+        sub.connect(host, port)
+    except OSError as exc:
+        raise EdgeAgentError(f"cannot reach the broker at {host}:{port}: {exc}") from exc
     sub.loop_start()
     return sub
 
 
+class _Signals:
+    """SIGINT/SIGTERM while the demo sets up raise KeyboardInterrupt (so every `finally` runs); while the
+    agent runs they ask it to stop and print the summary; during clean-up they are ignored."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.phase = "setup"
+        self._previous: dict[int, Any] = {}
+
+    def _on_signal(self, _signum: int, _frame: Any) -> None:
+        self.stop.set()
+        if self.phase == "setup":
+            raise KeyboardInterrupt
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def handle(args: argparse.Namespace) -> int:
+    # Everything the demo writes (video, outbox, sequence numbers, Mosquitto's config) lives in one
+    # temporary folder, removed on every exit path unless --keep.
+    signals = _Signals()
+    signals.install()
+    workdir = Path(tempfile.mkdtemp(prefix="edge-agent-demo-"))
+    try:
+        return _run(args, workdir, signals)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        signals.phase = "cleanup"
+        if args.keep:
+            print(f"kept:   {workdir} (demo.avi, state/)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+        signals.restore()
+
+
+def _run(args: argparse.Namespace, workdir: Path, signals: _Signals) -> int:
     from edge_agent.agent import Agent
     from edge_agent.demo.broker import LocalBroker, start_local_broker
     from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
@@ -128,42 +182,47 @@ def handle(args: argparse.Namespace) -> int:
         model = orientation_model_path()
     except FileNotFoundError as exc:
         raise EdgeAgentError(str(exc)) from exc
-    workdir = Path(tempfile.mkdtemp(prefix="edge-agent-demo-"))
+    fps = args.fps or 10.0
     video = workdir / "demo.avi"
-    truth = make_demo_video(video, frames_per_view=args.frames_per_view, fps=args.fps or 10.0)
+    truth = make_demo_video(video, frames_per_view=args.frames_per_view, fps=fps)
     broker: LocalBroker | None = None
-    if args.broker:
-        host, _, port_s = args.broker.rpartition(":")
-        host, port, protocol = host or "127.0.0.1", int(port_s), args.protocol or "5"
-    else:
-        broker = start_local_broker()
-        host, port, protocol = "127.0.0.1", broker.port, broker.protocol
-        print(f"broker: {broker.kind} on 127.0.0.1:{port} (MQTT {protocol})")
-    print(f"video:  {video} ({len(truth)} frames of real images at 4 rotations)")
-    print(f"model:  {model.name} (OriNet document orientation, ONNX Runtime)\n")
-
-    printer = _Printer(truth, args.json, args.loop)
-    sub = _subscribe(host, port, protocol, printer)
-    agent = Agent(_config(workdir, video, model, {"host": host, "port": port, "protocol": protocol}, args))
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_a: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_a: stop.set())
-    t0 = time.monotonic()
+    sub: Any = None
+    agent: Agent | None = None
     try:
+        if args.broker:
+            host, _, port_s = args.broker.rpartition(":")
+            host, port, protocol = host or "127.0.0.1", int(port_s), args.protocol or "5"
+        else:
+            (workdir / "broker").mkdir()
+            broker = start_local_broker(workdir=workdir / "broker")
+            host, port, protocol = "127.0.0.1", broker.port, broker.protocol
+            print(f"broker: {broker.kind} on 127.0.0.1:{port} (MQTT {protocol})")
+        pace = f"{args.fps:g} fps" if args.fps else "as fast as it decodes"
+        print(f"video:  {len(truth)} frames of real images at 4 rotations, {pace}")
+        print(f"model:  {model.name} (OriNet document orientation, ONNX Runtime)\n")
+
+        printer = _Printer(truth, args.json, args.loop)
+        sub = _subscribe(host, port, protocol, printer)
+        mqtt_cfg = {"host": host, "port": port, "protocol": protocol}
+        signals.phase = "running"  # from here a signal stops the agent and the summary still prints
+        agent = Agent(_config(workdir, video, model, mqtt_cfg, args))
+        t0 = time.monotonic()
         agent.start()
         pipe = agent.pipelines["orientation"]
         if pipe.state == "failed":
             raise EdgeAgentError(f"demo pipeline failed: {pipe.error}")
         # Until every result is back, Ctrl-C, or (if the broker lost some) a minute after the video ended.
-        while not stop.is_set() and not printer.got_all.wait(0.2):
+        while not signals.stop.is_set() and not printer.got_all.wait(0.2):
             if pipe.finished.is_set() and agent.outbox.depth == 0 and time.monotonic() - t0 > 60:
                 break
     finally:
-        agent.stop(drain_s=2.0)
-        sub.loop_stop()
-        sub.disconnect()
+        signals.phase = "cleanup"
+        if agent is not None:
+            agent.stop(drain_s=2.0)
+        if sub is not None:
+            sub.loop_stop()
+            sub.disconnect()
         if broker is not None:
             broker.stop()
-        signal.signal(signal.SIGINT, previous)
     print(printer.summary(time.monotonic() - t0, SIZE[0] * SIZE[1] * 3))
     return 0 if printer.results and (args.loop or len(printer.results) >= len(truth)) else 1

@@ -50,6 +50,7 @@ class LocalBroker:
     _thread: threading.Thread | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _broker: Any = None
+    _own_workdir: bool = False
     log_lines: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -69,16 +70,22 @@ class LocalBroker:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(5)
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)  # made by start_mosquitto: its config only
 
 
 def start_mosquitto(port: int | None = None, extra: str = "", workdir: Path | None = None) -> LocalBroker:
-    """Start `mosquitto` in the foreground with its own config (listener on 127.0.0.1 unless `extra` says)."""
+    """Start `mosquitto` in the foreground with its own config (listener on 127.0.0.1 unless `extra` says).
+
+    The config goes in `workdir` (the caller's to remove) or in a temporary folder that `stop()` removes.
+    """
     exe = shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
     )
     if exe is None:
         raise FileNotFoundError("mosquitto is not installed")
     port = port or free_port()
+    own = workdir is None
     wd = workdir or Path(tempfile.mkdtemp(prefix="edge-mosquitto-"))
     wd.chmod(0o755)
     conf = wd / "mosquitto.conf"
@@ -88,11 +95,21 @@ def start_mosquitto(port: int | None = None, extra: str = "", workdir: Path | No
     user = "user root\n" if os.geteuid() == 0 else ""
     conf.write_text(f"persistence false\n{user}{listener}{extra}\n", encoding="utf-8")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if not wait_port(port):
+    try:
+        up = wait_port(port)
+    except BaseException:  # Ctrl-C while it starts: leave no broker behind
+        proc.kill()
+        proc.wait(5)
+        if own:
+            shutil.rmtree(wd, ignore_errors=True)
+        raise
+    if not up:
         proc.kill()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if own:
+            shutil.rmtree(wd, ignore_errors=True)
         raise RuntimeError(f"mosquitto did not start on port {port}: {err}")
-    return LocalBroker(port=port, kind="mosquitto", protocol="5", proc=proc, workdir=wd)
+    return LocalBroker(port=port, kind="mosquitto", protocol="5", proc=proc, workdir=wd, _own_workdir=own)
 
 
 def start_amqtt(port: int | None = None) -> LocalBroker:
@@ -125,11 +142,11 @@ def start_amqtt(port: int | None = None) -> LocalBroker:
     )
 
 
-def start_local_broker(prefer: str = "auto") -> LocalBroker:
-    """Mosquitto if on PATH (MQTT 5), else embedded amqtt (MQTT 3.1.1)."""
+def start_local_broker(prefer: str = "auto", workdir: Path | None = None) -> LocalBroker:
+    """Mosquitto if on PATH (MQTT 5), else embedded amqtt (MQTT 3.1.1); `workdir` as for start_mosquitto."""
     if prefer in ("auto", "mosquitto"):
         try:
-            return start_mosquitto()
+            return start_mosquitto(workdir=workdir)
         except FileNotFoundError:
             if prefer == "mosquitto":
                 raise
