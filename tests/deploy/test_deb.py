@@ -12,11 +12,13 @@ import json
 import os
 import shutil
 import subprocess
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
 
 from edge_agent import __version__
+from tests.deploy.test_names import DIST
 from tests.doctor import fake_trees
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +46,7 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert run.returncode == 0, run.stderr[-3000:]
     path = Path(run.stdout.strip().splitlines()[-1])
     assert path.is_file()
+    assert path.name.startswith(f"{DIST}_{__version__}_"), path.name
     return path
 
 
@@ -61,8 +64,11 @@ def _field(deb: Path, name: str) -> str:
 
 
 def test_control_fields(deb: Path) -> None:
-    assert _field(deb, "Package") == "edge-agent"
+    assert _field(deb, "Package") == DIST  # the distribution's name, read from pyproject.toml
     assert _field(deb, "Version") == __version__
+    # Earlier builds were called edge-agent and ship the same files: installing this one replaces them.
+    assert _field(deb, "Conflicts") == "edge-agent"
+    assert _field(deb, "Replaces") == "edge-agent"
     depends = _field(deb, "Depends")
     assert "python3 (>= 3." in depends
     assert "adduser" in depends
@@ -89,10 +95,21 @@ def test_layout(installed: Path) -> None:
         "lib/systemd/system/edge-agent@.service",
         "etc/edge-agent/config.example.yaml",
         "opt/edge-agent/share/systemd/jit.conf",
-        "usr/share/doc/edge-agent/copyright",
-        "usr/share/doc/edge-agent/changelog.gz",
+        f"usr/share/doc/{DIST}/copyright",
+        f"usr/share/doc/{DIST}/changelog.gz",
+        f"usr/share/lintian/overrides/{DIST}",
     ):
         assert (installed / rel).is_file(), rel
+    overrides = (installed / f"usr/share/lintian/overrides/{DIST}").read_text()
+    tags = [line for line in overrides.splitlines() if line and not line.startswith("#")]
+    assert tags
+    assert all(line.startswith(f"{DIST}: ") for line in tags), "overrides name the package"
+    # The agent inside the venv is this project's distribution, not the index's `edge-agent`.
+    site = next((installed / "opt/edge-agent/lib").glob("python3*/site-packages"))
+    metadata = site.glob("*.dist-info/METADATA")
+    names = {Parser().parsestr(m.read_text(), headersonly=True)["Name"] for m in metadata}
+    assert DIST in names
+    assert "edge-agent" not in names
     unit = (installed / "lib/systemd/system/edge-agent.service").read_text()
     assert unit == (REPO / "systemd/edge-agent.service").read_text()
     # The venv was built in a staging directory; nothing may still point there.
