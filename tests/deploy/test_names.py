@@ -74,9 +74,11 @@ def test_docs_install_lines_name_the_distribution() -> None:
 
 
 def test_nothing_tells_anyone_to_install_the_taken_name() -> None:
-    """`pip install edge-agent`, `edge-agent[extra]`, `edge-agent_<v>.deb`: each gets someone else's code."""
+    """`pip install edge-agent`, `edge-agent[extra]`, `edge-agent_<v>.deb`: each gets someone else's code;
+    `importlib.metadata.version("edge-agent")` would read someone else's (or a stale) distribution."""
     bad = re.compile(
         rf"pip install +['\"]?{TAKEN}(?![-\w])|['\"]{TAKEN}\[|(?<![-\w]){TAKEN}_[<\d]|/doc/{TAKEN}\b"
+        rf"|(?:version|distribution|metadata|files|requires)\(\s*['\"]{TAKEN}['\"]"
     )
     roots = ["README.md", "docs", "deploy", "edge_agent", "exporters", "scripts", "systemd", "hardware"]
     found = []
