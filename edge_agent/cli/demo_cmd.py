@@ -137,9 +137,11 @@ class _Signals:
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.phase = "setup"
+        self.signum = signal.SIGINT.value
         self._previous: dict[int, Any] = {}
 
-    def _on_signal(self, _signum: int, _frame: Any) -> None:
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.signum = signum
         self.stop.set()
         if self.phase == "setup":
             raise KeyboardInterrupt
@@ -162,8 +164,8 @@ def handle(args: argparse.Namespace) -> int:
     try:
         return _run(args, workdir, signals)
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+        print(f"\ninterrupted ({signal.Signals(signals.signum).name})", file=sys.stderr)
+        return 128 + signals.signum
     finally:
         signals.phase = "cleanup"
         if args.keep:
