@@ -131,7 +131,10 @@ def parse_manifest(root: Path, raw: bytes) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        raise BundleError(f"{root}: invalid manifest: {exc}") from exc
+        errors = exc.errors()
+        said = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise BundleError(f"{root}: invalid manifest: {said}{more}") from None
 
 
 def _listed_path(root: Path, rel: str) -> str:
