@@ -243,6 +243,7 @@ def test_bundle_directory_variant(
     key: Ed25519PrivateKey,
     pub: Ed25519PublicKey,
     tmp_path: Path,
+    *,
     mutate: Mutate | None,
     reason: str | None,
 ) -> None:
@@ -317,6 +318,7 @@ def test_edge_export_verify_refuses_with_one_line(
     key: Ed25519PrivateKey,
     pub_file: Path,
     tmp_path: Path,
+    *,
     capsys: pytest.CaptureFixture[str],
     mutate: Mutate,
     reason: str,
