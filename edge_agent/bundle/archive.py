@@ -129,5 +129,6 @@ def unpack(archive: Path, dest: Path, *, max_bytes: int = MAX_BYTES) -> Path:
         raise
     except (OSError, tarfile.TarError, EOFError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BundleError(f"{archive}: not a readable bundle archive ({exc})") from exc
+        said = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")  # tarfile's is multi-line
+        raise BundleError(f"{archive}: not a readable bundle archive ({said})") from exc
     return dest
