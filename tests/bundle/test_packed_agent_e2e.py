@@ -115,12 +115,13 @@ def test_agent_refuses_a_packed_bundle_signed_by_another_key(
         postprocess={"kind": "classification", "labels": ["r", "g", "b"], "top_k": 1},
     )
     archive = pack(bundle, tmp_path / "colour.bundle.tgz")
-    cfg = _config(
-        mosquitto.port, device_id, tmp_path / "state", write_video(tmp_path / "v.avi", 4), archive, trusted
-    )
+    video = write_video(tmp_path / "v.avi", 4)
+    state = tmp_path / "state"
+    cfg = _config(mosquitto.port, device_id, state=state, video=video, model=archive, trusted=trusted)
     proc = AgentProcess(cfg, tmp_path, "--until-done")
     assert proc.wait(120) == 1
     err = proc.stderr()
     assert "packed bundle refused" in err
     assert "signature does not verify with any trusted key" in err
     assert "Traceback" not in err
+    assert not (state / "packed").exists() or not list((state / "packed").iterdir())
