@@ -23,6 +23,7 @@ from edge_agent.errors import BundleError
 
 log = logging.getLogger(__name__)
 CACHE = "packed"
+KEEP_COPIES = 4  # unpacked copies kept, most recently used first; the archives stay the source of truth
 
 
 def is_packed(path: Path) -> bool:
@@ -55,6 +56,7 @@ def unpack_verified(archive: Path, state_dir: Path, trusted_keys: list[Ed25519Pu
             log.warning("%s: the unpacked copy is damaged (%s); unpacking the archive again", archive, exc)
             _discard(dest)
         else:
+            os.utime(dest)  # marks it used, for _prune
             log.info("%s: reusing the unpacked copy %s", archive, dest)
             return bundle
     try:
@@ -75,7 +77,20 @@ def unpack_verified(archive: Path, state_dir: Path, trusted_keys: list[Ed25519Pu
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("%s: unpacked and verified into %s", archive, dest)
+    _prune(cache, keep=dest)
     return replace(bundle, root=dest)
+
+
+def _prune(cache: Path, keep: Path) -> None:
+    """Drop the least recently used copies beyond KEEP_COPIES (never `keep`); a pipeline whose copy
+    went is unpacked again from its archive at its next start."""
+    copies = sorted(
+        (p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in copies[KEEP_COPIES - 1 :]:
+        _discard(old)
 
 
 def with_unpacked_bundle(state_dir: Path, name: str, pcfg: PipelineConfig) -> PipelineConfig:

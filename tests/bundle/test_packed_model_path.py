@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import tarfile
 from pathlib import Path
@@ -211,3 +212,26 @@ def test_unpack_verified_refuses_an_unreadable_archive(tmp_path: Path) -> None:
 def test_with_unpacked_bundle_leaves_other_paths_alone(base: Path, tmp_path: Path) -> None:
     pcfg = _pcfg(base, [])
     assert with_unpacked_bundle(tmp_path / "state", "cam", pcfg) is pcfg
+
+
+def test_only_the_most_recently_used_copies_are_kept(
+    base: Path, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    from edge_agent.bundle.packed import KEEP_COPIES
+
+    state = tmp_path / "state"
+    first = unpack_verified(pack(base, tmp_path / "v0.bundle.tgz"), state, None).root
+    made = [first]
+    for i in range(1, KEEP_COPIES + 2):
+        b = make_bundle(tmp_path / f"b{i}", key, version=f"{i}.5")
+        made.append(unpack_verified(pack(b, tmp_path / f"v{i}.bundle.tgz"), state, None).root)
+        os.utime(made[-1], (1000.0 + i, 1000.0 + i))  # a clear order of use, whatever the clock says
+    os.utime(first, (5000.0, 5000.0))  # the first archive was used last: it stays
+    unpack_verified(pack(base, tmp_path / "v0.bundle.tgz"), state, None)
+    last = make_bundle(tmp_path / "last", key, version="9.0")
+    newest = unpack_verified(pack(last, tmp_path / "last.bundle.tgz"), state, None).root
+    kept = sorted(p.name for p in (state / "packed").iterdir())
+    assert len(kept) == KEEP_COPIES
+    assert first.name in kept
+    assert newest.name in kept
+    assert made[1].name not in kept  # the least recently used went
