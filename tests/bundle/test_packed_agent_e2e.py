@@ -4,6 +4,7 @@ results over a real Mosquitto; a second start reuses the unpacked copy; a bad ar
 from __future__ import annotations
 
 import hashlib
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ from tests.faults.conftest import AgentProcess, write_video
 from tests.update.bundle_factory import bundle_from_model
 
 FRAMES = 24
+
+
+def _stop(proc: AgentProcess) -> None:
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0, proc.stderr()
 
 
 @pytest.fixture
@@ -41,7 +47,9 @@ def tiny_colour(tmp_path: Path) -> Path:
     return path
 
 
-def _config(port: int, device: str, *, state: Path, video: Path, model: Path, trusted: Path) -> AgentConfig:
+def _config(
+    port: int, device: str, *, state: Path, video: Path, model: Path, trusted: Path, loop: bool = False
+) -> AgentConfig:
     return AgentConfig.model_validate(
         {
             "device": {"id": device, "state_dir": str(state)},
@@ -50,7 +58,7 @@ def _config(port: int, device: str, *, state: Path, video: Path, model: Path, tr
             "log_level": "info",
             "pipelines": {
                 "colour": {
-                    "source": {"kind": "video", "path": str(video)},
+                    "source": {"kind": "video", "path": str(video), "loop": loop},
                     "model": {"path": str(model), "trusted_keys": [str(trusted)]},
                 }
             },
@@ -77,12 +85,14 @@ def test_agent_runs_a_packed_bundle_and_reuses_its_unpacked_copy(
     archive = pack(bundle, tmp_path / "colour.bundle.tgz")
     video = write_video(tmp_path / "v.avi", FRAMES)
     state = tmp_path / "state"
-    cfg = _config(mosquitto.port, device_id, state=state, video=video, model=archive, trusted=trusted)
+    cfg = _config(
+        mosquitto.port, device_id, state=state, video=video, model=archive, trusted=trusted, loop=True
+    )
     col = collector_factory(mosquitto.port, [f"edge/{device_id}/colour/results"])
 
-    first = AgentProcess(cfg, tmp_path, "--until-done")
-    assert first.wait(120) == 0, first.stderr()
-    assert col.wait_for(lambda ms: len(ms) >= FRAMES, timeout=30), first.stderr()
+    first = AgentProcess(cfg, tmp_path)
+    assert col.wait_for(lambda ms: len(ms) >= FRAMES, timeout=60), first.stderr()
+    _stop(first)
     results = col.json()
     assert {r["model"] for r in results} == {"colour@1.2"}  # the bundle's manifest named the model
     assert all(r["output"]["top"][0]["label"] in {"r", "g", "b"} for r in results)
@@ -91,10 +101,12 @@ def test_agent_runs_a_packed_bundle_and_reuses_its_unpacked_copy(
     assert "unpacked and verified into" in first.stderr()
     inode = (unpacked / "model.onnx").stat().st_ino
 
-    second = AgentProcess(cfg, tmp_path, "--until-done")
-    assert second.wait(120) == 0, second.stderr()
-    assert col.wait_for(lambda ms: len(ms) >= 2 * FRAMES, timeout=30), second.stderr()
+    seen = len(col.messages)
+    second = AgentProcess(cfg, tmp_path)
+    assert col.wait_for(lambda ms: len(ms) >= seen + FRAMES, timeout=60), second.stderr()
+    _stop(second)
     assert "reusing the unpacked copy" in second.stderr()
+    assert "unpacked and verified into" not in second.stderr()
     assert (unpacked / "model.onnx").stat().st_ino == inode  # the same files, not unpacked again
     assert [p.name for p in (state / "packed").iterdir()] == [unpacked.name]
 
