@@ -35,6 +35,11 @@ def cache_dir(state_dir: Path) -> Path:
     return state_dir / CACHE
 
 
+def _refused(archive: Path, exc: BundleError, staged: Path) -> str:
+    """One line naming the archive, without the throwaway directory it was checked in."""
+    return f"{archive}: packed bundle refused: " + str(exc).replace(f"{staged}: ", "")
+
+
 def _discard(path: Path) -> None:
     trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=path.parent))
     os.replace(path, trash / path.name)  # atomic: a half-deleted copy never sits under its hash
@@ -64,20 +69,24 @@ def unpack_verified(archive: Path, state_dir: Path, trusted_keys: list[Ed25519Pu
         work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
     except OSError as exc:
         raise BundleError(f"{archive}: cannot unpack into {cache} ({exc.strerror})") from exc
+    staged = work / "bundle"
     try:
-        staged = unpack(archive, work / "bundle")
+        unpack(archive, staged)
         bundle = verify_bundle(staged, trusted_keys)
         if sha256_file(archive) != digest:
             raise BundleError("the archive changed while it was unpacked")
         os.replace(staged, dest)
     except BundleError as exc:
-        raise BundleError(f"{archive}: packed bundle refused: {exc}") from exc
+        raise BundleError(_refused(archive, exc, staged)) from exc
     except OSError as exc:
         raise BundleError(f"{archive}: cannot unpack into {cache} ({exc.strerror})") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("%s: unpacked and verified into %s", archive, dest)
-    _prune(cache, keep=dest)
+    try:
+        _prune(cache, keep=dest)
+    except OSError as exc:  # housekeeping only: the verified copy is there
+        log.warning("%s: cannot prune old unpacked copies: %s", cache, exc)
     return replace(bundle, root=dest)
 
 
@@ -115,10 +124,11 @@ def why_not_unpacked(archive: Path, trusted_keys: list[Ed25519PublicKey] | None)
     """Why `archive` reached a model loader still packed: its refusal reason, found again in a
     throwaway directory, or (when it verifies) where packed bundles are accepted."""
     with tempfile.TemporaryDirectory(prefix="edge-packed-") as tmp:
+        staged = Path(tmp) / "bundle"
         try:
-            verify_bundle(unpack(archive, Path(tmp) / "bundle"), trusted_keys)
+            verify_bundle(unpack(archive, staged), trusted_keys)
         except BundleError as exc:
-            return f"{archive}: packed bundle refused: {exc}"
+            return _refused(archive, exc, staged)
     return (
         f"{archive}: a packed bundle is unpacked into <state_dir>/{CACHE}/ only as a pipeline's "
         "model.path; elsewhere give the unpacked bundle directory"
