@@ -34,7 +34,10 @@ def _provider_list(value: Any) -> Any:
 
 
 class ModelConfig(Strict):
-    path: Path = Field(description="A .onnx file, or a bundle directory (manifest.json inside).")
+    path: Path = Field(
+        description="A .onnx file, a bundle directory (manifest.json inside), or a packed bundle "
+        "(*.bundle.tgz, unpacked into <state_dir>/packed/)."
+    )
     id: str | None = Field(
         default=None, description="Model id in results; defaults to the bundle's name@version or file stem."
     )

@@ -3,7 +3,9 @@
 Packing is deterministic (sorted names, zero mtimes and owners), so the same bundle gives the same
 bytes. Unpacking trusts nothing in the archive: only regular files and directories, relative paths
 without `..`, bounded member count and total size; links, devices and absolute paths are refused
-before anything is written. The result still has to pass verify_bundle before use.
+before anything is written; names may carry a `./` prefix (`tar czf x.tgz -C dir .`), and a name that
+appears twice is refused. The result still has to pass verify_bundle before use, which also refuses
+any file the manifest does not list.
 """
 
 from __future__ import annotations
@@ -46,30 +48,58 @@ def pack(root: Path, dest: Path) -> Path:
     return dest
 
 
-def _checked_members(tar: tarfile.TarFile, max_bytes: int) -> list[tarfile.TarInfo]:
-    members = tar.getmembers()
-    if len(members) > MAX_MEMBERS:
-        raise BundleError(f"archive has {len(members)} members; at most {MAX_MEMBERS} expected")
+def _member_name(m: tarfile.TarInfo) -> str:
+    """The member's path inside the bundle, '/' separated ('' for the top directory itself).
+
+    `tar czf x.tgz -C dir .` writes './manifest.json' and a './' entry: both are the same bundle.
+    """
+    name = m.name
+    if not name:
+        raise BundleError("archive member with an empty name")
+    if name.startswith(("/", "\\")) or "\\" in name or PurePosixPath(name).is_absolute():
+        raise BundleError(f"archive member {name!r} points outside the bundle (absolute path)")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise BundleError(f"archive member {name!r} points outside the bundle")
+    return "/".join(parts)
+
+
+def _checked_members(tar: tarfile.TarFile, max_bytes: int) -> list[tuple[str, tarfile.TarInfo]]:
+    """Every member with its normalised name, or BundleError for the first one that is not safe.
+
+    Read one header at a time, so an archive of a million members is refused after MAX_MEMBERS.
+    """
+    out: list[tuple[str, tarfile.TarInfo]] = []
+    kinds: dict[str, bool] = {}  # name -> is a directory
     total = 0
-    for m in members:
-        pure = PurePosixPath(m.name)
-        if pure.is_absolute() or ".." in pure.parts or m.name.startswith(("/", "\\")) or "\\" in m.name:
-            raise BundleError(f"archive member {m.name!r} points outside the bundle")
+    for m in tar:
+        if len(out) >= MAX_MEMBERS:
+            raise BundleError(f"archive has more than {MAX_MEMBERS} members")
+        name = _member_name(m)
+        if m.issym() or m.islnk():
+            raise BundleError(f"archive member {m.name!r} is a link, not a regular file (links are refused)")
         if not (m.isfile() or m.isdir()):
-            raise BundleError(f"archive member {m.name!r} is not a regular file (links are refused)")
+            raise BundleError(f"archive member {m.name!r} is not a regular file (devices, FIFOs refused)")
+        if not name:
+            if m.isfile():
+                raise BundleError(f"archive member {m.name!r} has no file name")
+            continue  # the top directory ('.' or './')
+        if name in kinds and not (kinds[name] and m.isdir()):
+            raise BundleError(f"archive member {name!r} appears more than once")
+        kinds[name] = m.isdir()
         total += m.size
         if total > max_bytes:
             raise BundleError(f"archive unpacks to more than {max_bytes} bytes")
-    names = {m.name for m in members if m.isfile()}
-    if MANIFEST not in names:
+        out.append((name, m))
+    if kinds.get(MANIFEST) is not False:
         raise BundleError(f"archive holds no {MANIFEST} at its top level")
-    return members
+    return out
 
 
 def _extract(tar: tarfile.TarFile, into: Path, max_bytes: int) -> None:
     into.mkdir(parents=True)
-    for m in _checked_members(tar, max_bytes):
-        target = into.joinpath(*PurePosixPath(m.name).parts)
+    for name, m in _checked_members(tar, max_bytes):
+        target = into.joinpath(*name.split("/"))
         if m.isdir():
             target.mkdir(parents=True, exist_ok=True)
             continue
@@ -77,7 +107,7 @@ def _extract(tar: tarfile.TarFile, into: Path, max_bytes: int) -> None:
         src = tar.extractfile(m)
         if src is None:  # pragma: no cover - isfile() members always have data
             raise BundleError(f"archive member {m.name!r} has no data")
-        with src, target.open("wb") as out:
+        with src, target.open("xb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
 
 
@@ -99,5 +129,6 @@ def unpack(archive: Path, dest: Path, *, max_bytes: int = MAX_BYTES) -> Path:
         raise
     except (OSError, tarfile.TarError, EOFError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BundleError(f"{archive}: not a readable bundle archive ({exc})") from exc
+        said = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")  # tarfile's is multi-line
+        raise BundleError(f"{archive}: not a readable bundle archive ({said})") from exc
     return dest

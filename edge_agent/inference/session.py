@@ -13,6 +13,8 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
+from edge_agent.bundle.archive import SUFFIX
+from edge_agent.bundle.packed import is_packed, why_not_unpacked
 from edge_agent.config.models import ModelConfig, ProviderSpec
 from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
@@ -63,8 +65,12 @@ def open_model(cfg: ModelConfig, profile: HardwareProfile | None = None) -> Mode
         model_id = cfg.id or path.stem
     elif path.is_dir():
         raise ModelError(f"{path}: a directory without manifest.json is not a bundle")
+    elif is_packed(path):  # a valid one was unpacked already (edge_agent.bundle.packed): say why not
+        raise ModelError(why_not_unpacked(path, [load_public_key(k) for k in cfg.trusted_keys] or None))
     else:
-        raise ModelError(f"model not found: {path} (expected a .onnx file or a bundle directory)")
+        raise ModelError(
+            f"model not found: {path} (expected a .onnx file, a bundle directory or a {SUFFIX} file)"
+        )
 
     specs = _specs(cfg, profile)
     require = cfg.require_accelerator or bool(profile and any(p.required for p in profile.providers))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.bundle.archive import unpack
+from edge_agent.bundle.packed import with_unpacked_bundle
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.commands.control import AgentControl
 from edge_agent.config.models import ModelConfig, PipelineConfig
@@ -62,10 +63,11 @@ def resolve_model_path(state_dir: Path, pipeline: str, configured: Path) -> Path
 
 
 def with_installed_bundle(state_dir: Path, name: str, pcfg: PipelineConfig) -> PipelineConfig:
-    """`pcfg` running the bundle a remote update installed, if any (it wins over the file's model path)."""
+    """`pcfg` running the bundle a remote update installed, if any (it wins over the file's model path);
+    else a packed model.path's verified unpacked copy (edge_agent.bundle.packed)."""
     path = resolve_model_path(state_dir, name, pcfg.model.path)
     if path == pcfg.model.path:
-        return pcfg
+        return with_unpacked_bundle(state_dir, name, pcfg)
     return pcfg.model_copy(update={"model": pcfg.model.model_copy(update={"path": path, "id": None})})
 
 

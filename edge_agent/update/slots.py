@@ -10,19 +10,22 @@ Layout under `<state_dir>/bundles/<pipeline>/`:
 A version directory appears only by rename after its files are fsynced, and disappears only by rename
 to .trash-* before it is deleted, so whatever sits under versions/ is complete. `current` changes only
 by renaming a new symlink over it, so a SIGKILL at any instant leaves `current` naming either the old or
-the new bundle, never neither.
+the new bundle, never neither. A version is verified (checksums, no unlisted files, no links) before it
+is renamed in, and again before it is reused for the same bundle sent again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from edge_agent.bundle.verify import sha256_file
-from edge_agent.errors import UpdateError
+from edge_agent.bundle.manifest import MANIFEST, SIGNATURE
+from edge_agent.bundle.verify import verify_bundle
+from edge_agent.errors import BundleError, UpdateError
 
 log = logging.getLogger(__name__)
 KEEP_VERSIONS = 3
@@ -44,6 +47,20 @@ def _fsync_tree(root: Path) -> None:
         elif p.is_dir():
             _fsync_dir(p)
     _fsync_dir(root)
+
+
+def _differs(copy: Path, original: Path) -> str | None:
+    """None when `copy` verifies (checksums, listing, no links) and has `original`'s manifest and
+    signature bytes; else what is wrong with it."""
+    for rel in (MANIFEST, SIGNATURE):
+        a, b = copy / rel, original / rel
+        if a.is_file() != b.is_file() or (a.is_file() and a.read_bytes() != b.read_bytes()):
+            return f"{rel} differs from the bundle being installed"
+    try:
+        verify_bundle(copy)
+    except BundleError as exc:
+        return str(exc)
+    return None
 
 
 def _point(link: Path, target: str) -> None:
@@ -79,24 +96,45 @@ class Slots:
         return self._resolve(self.previous_link)
 
     def stage(self, bundle_dir: Path, name: str) -> Path:
-        """Copy a (verified) bundle into versions/<name>-<sha8>/; return its final path."""
-        manifest = bundle_dir / "manifest.json"
-        if not manifest.is_file():
-            raise UpdateError("swap", f"{bundle_dir} is not a bundle")
+        """Copy a (verified) bundle into versions/<name>-<sha8>/; return its final path.
+
+        An installed copy of the same manifest is reused only after it verifies again and carries
+        the same manifest and signature bytes; a damaged one is replaced. The new copy is verified
+        before it is renamed into versions/.
+        """
+        try:
+            raw = (bundle_dir / MANIFEST).read_bytes()
+        except OSError as exc:
+            raise UpdateError("swap", f"{bundle_dir} is not a bundle ({exc.strerror})") from exc
         self.versions.mkdir(parents=True, exist_ok=True)
-        final = self.versions / f"{name}-{sha256_file(manifest)[:8]}"
+        final = self.versions / f"{name}-{hashlib.sha256(raw).hexdigest()[:8]}"
         if final.is_dir():
-            return final  # the same manifest bytes are already installed
+            damage = _differs(final, bundle_dir)
+            if damage is None:
+                return final  # the same bundle is already installed, intact
+            log.warning("%s: installed copy is damaged (%s); installing it again", final, damage)
+            self._discard(final)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         try:
-            shutil.copytree(bundle_dir, staging, dirs_exist_ok=True, symlinks=False)
+            # symlinks=True: a link that appeared after verification is copied as a link, and the
+            # verification of the staged copy below refuses it instead of following it.
+            shutil.copytree(bundle_dir, staging, dirs_exist_ok=True, symlinks=True)
             _fsync_tree(staging)
+            damage = _differs(staging, bundle_dir)
+            if damage is not None:
+                raise UpdateError("swap", f"the staged copy does not verify: {damage}")
             os.replace(staging, final)
             _fsync_dir(self.versions)
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
             raise UpdateError("swap", f"cannot stage the bundle: {exc}") from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return final
+
+    def _discard(self, version_dir: Path) -> None:
+        trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=self.root))
+        os.replace(version_dir, trash / version_dir.name)  # atomic: never half-deleted under versions/
+        shutil.rmtree(trash, ignore_errors=True)
 
     def activate(self, version_dir: Path) -> Path | None:
         """Point `current` at `version_dir` (and `previous` at what was current); return the old one."""
@@ -138,6 +176,4 @@ class Slots:
             key=lambda p: p.stat().st_mtime,
         )
         for p in olds[: max(0, len(olds) - max(0, keep - len(live)))]:
-            trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=self.root))
-            os.replace(p, trash / p.name)  # atomic: a half-deleted version is never visible in versions/
-            shutil.rmtree(trash, ignore_errors=True)
+            self._discard(p)

@@ -1,0 +1,139 @@
+"""End to end: a real `edge-agent run` process whose model.path is a signed `.bundle.tgz` publishes its
+results over a real Mosquitto; a second start reuses the unpacked copy; a bad archive is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge_agent.bundle.archive import pack
+from edge_agent.bundle.sign import public_pem
+from edge_agent.config.models import AgentConfig
+from edge_agent.demo.broker import LocalBroker
+from tests.faults.conftest import AgentProcess, write_video
+from tests.update.bundle_factory import bundle_from_model
+
+FRAMES = 24
+
+
+def _stop(proc: AgentProcess) -> None:
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0, proc.stderr()
+
+
+@pytest.fixture
+def tiny_colour(tmp_path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["scores"], axis=1),
+        ],
+        "tiny_colour",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "tiny_colour.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def _config(
+    port: int, device: str, *, state: Path, video: Path, model: Path, trusted: Path, loop: bool = False
+) -> AgentConfig:
+    return AgentConfig.model_validate(
+        {
+            "device": {"id": device, "state_dir": str(state)},
+            "mqtt": {"host": "127.0.0.1", "port": port},
+            "outbox": {"commit_interval_ms": 20},
+            "log_level": "info",
+            "pipelines": {
+                "colour": {
+                    "source": {"kind": "video", "path": str(video), "loop": loop},
+                    "model": {"path": str(model), "trusted_keys": [str(trusted)]},
+                }
+            },
+        }
+    )
+
+
+@pytest.mark.slow
+def test_agent_runs_a_packed_bundle_and_reuses_its_unpacked_copy(
+    tmp_path: Path, mosquitto: LocalBroker, collector_factory: Any, device_id: str, tiny_colour: Path
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    trusted = tmp_path / "release.pub"
+    trusted.write_bytes(public_pem(key.public_key()))
+    bundle = bundle_from_model(
+        tmp_path / "colour",
+        tiny_colour,
+        key,
+        name="colour",
+        version="1.2",
+        preprocess={"size": [16, 16]},
+        postprocess={"kind": "classification", "labels": ["r", "g", "b"], "top_k": 1},
+    )
+    archive = pack(bundle, tmp_path / "colour.bundle.tgz")
+    video = write_video(tmp_path / "v.avi", FRAMES)
+    state = tmp_path / "state"
+    cfg = _config(
+        mosquitto.port, device_id, state=state, video=video, model=archive, trusted=trusted, loop=True
+    )
+    col = collector_factory(mosquitto.port, [f"edge/{device_id}/colour/results"])
+
+    first = AgentProcess(cfg, tmp_path)
+    assert col.wait_for(lambda ms: len(ms) >= FRAMES, timeout=60), first.stderr()
+    _stop(first)
+    results = col.json()
+    assert {r["model"] for r in results} == {"colour@1.2"}  # the bundle's manifest named the model
+    assert all(r["output"]["top"][0]["label"] in {"r", "g", "b"} for r in results)
+    unpacked = state / "packed" / hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert (unpacked / "manifest.json").is_file()
+    assert "unpacked and verified into" in first.stderr()
+    inode = (unpacked / "model.onnx").stat().st_ino
+
+    seen = len(col.messages)
+    second = AgentProcess(cfg, tmp_path)
+    assert col.wait_for(lambda ms: len(ms) >= seen + FRAMES, timeout=60), second.stderr()
+    _stop(second)
+    assert "reusing the unpacked copy" in second.stderr()
+    assert "unpacked and verified into" not in second.stderr()
+    assert (unpacked / "model.onnx").stat().st_ino == inode  # the same files, not unpacked again
+    assert [p.name for p in (state / "packed").iterdir()] == [unpacked.name]
+
+
+@pytest.mark.slow
+def test_agent_refuses_a_packed_bundle_signed_by_another_key(
+    tmp_path: Path, mosquitto: LocalBroker, device_id: str, tiny_colour: Path
+) -> None:
+    trusted = tmp_path / "release.pub"
+    trusted.write_bytes(public_pem(Ed25519PrivateKey.generate().public_key()))
+    bundle = bundle_from_model(
+        tmp_path / "colour",
+        tiny_colour,
+        Ed25519PrivateKey.generate(),
+        name="colour",
+        version="1.2",
+        preprocess={"size": [16, 16]},
+        postprocess={"kind": "classification", "labels": ["r", "g", "b"], "top_k": 1},
+    )
+    archive = pack(bundle, tmp_path / "colour.bundle.tgz")
+    video = write_video(tmp_path / "v.avi", 4)
+    state = tmp_path / "state"
+    cfg = _config(mosquitto.port, device_id, state=state, video=video, model=archive, trusted=trusted)
+    proc = AgentProcess(cfg, tmp_path, "--until-done")
+    assert proc.wait(120) == 1
+    err = proc.stderr()
+    assert "packed bundle refused" in err
+    assert "signature does not verify with any trusted key" in err
+    assert "Traceback" not in err
+    assert not (state / "packed").exists() or not list((state / "packed").iterdir())
