@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     csub = p.add_subparsers(dest="config_command", metavar="ACTION")
     v = csub.add_parser(
         "validate",
-        help="check a config file and the files it names; print OK (and warnings) or every error with its line",
+        help="check a config and the files it names: OK (and warnings), or each error with its line",
     )
     v.add_argument("file")
     v.add_argument("--json", action="store_true", help="machine-readable result")

@@ -86,6 +86,7 @@ class MqttConfig(Strict):
         if problem is not None:
             raise ValueError(problem)
         return v
+
     client_id: str | None = Field(default=None, description="Client id; defaults to edge-agent-<device id>.")
     username: str | None = Field(default=None, description="User name, if the broker requires one.")
     password_env: str = Field(

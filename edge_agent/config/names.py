@@ -29,7 +29,9 @@ def prefix_problem(prefix: str) -> str | None:
         return "expected a non-empty topic prefix"
     bad = _TOPIC_BAD.search(prefix)
     if bad is not None:
-        return f"expected a topic prefix without wildcards (+ #) or control characters; {bad.group()!r} is one"
+        return (
+            f"expected a topic prefix without wildcards (+ #) or control characters; {bad.group()!r} is one"
+        )
     if prefix.startswith("$"):
         return "expected a topic prefix not starting with $ (reserved for the broker, e.g. $SYS)"
     if any(level == "" for level in prefix.split("/")):

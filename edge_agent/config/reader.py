@@ -18,6 +18,7 @@ comments); reading stays here so that every file gets the same limits.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ def dotted(loc: Loc) -> str:
     return out
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     def __init__(self, loc: Loc, line: int | None, message: str) -> None:
         shown = dotted(loc) if len(loc) <= 12 else f"{dotted(loc[:8])}...({len(loc)} levels)"
         self.issue = ConfigIssue(shown, line, message)
@@ -114,13 +115,13 @@ def read_yaml_text(text: str, source: str) -> YamlDoc:
     builder = _Builder()
     try:
         builder.run(text)
-    except _Refused as exc:
+    except _RefusedError as exc:
         raise ConfigError(source, [exc.issue]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        raise _one(source, dotted(builder.where()), line, f"not valid YAML: {problem}") from None
+        mark_line = int(mark.line) + 1 if mark is not None else None
+        raise _one(source, dotted(builder.where()), mark_line, f"not valid YAML: {problem}") from None
     return YamlDoc(builder.root, builder.lines, source)
 
 
@@ -138,7 +139,12 @@ def _decode(raw: bytes, source: str) -> str:
         if raw.startswith(bom):
             raise _one(source, "", 1, f"the file is {name} (byte-order mark); save it as UTF-8")
     if len(raw) >= 4 and raw.count(0) * 4 >= len(raw):
-        raise _one(source, "", 1, "the file is full of NUL bytes (UTF-16 without a byte-order mark?); save it as UTF-8")
+        raise _one(
+            source,
+            "",
+            1,
+            "the file is full of NUL bytes (UTF-16 without a byte-order mark?); save it as UTF-8",
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -159,16 +165,22 @@ def _char_name(ch: str) -> str:
 def _near_key(text: str, offset: int) -> Loc:
     """The key path of the last key that starts before `offset` (for errors found before parsing)."""
     builder = _Builder()
-    try:
-        builder.run(text)
-    except (yaml.YAMLError, _Refused):
-        pass
+    with contextlib.suppress(yaml.YAMLError, _RefusedError):
+        builder.run(text)  # keys before the first problem are enough
     best: Loc = ()
     for index, loc in builder.keys:
         if index > offset:
             break
         best = loc
     return best
+
+
+def _line(ev: yaml.Event) -> int:
+    return int(ev.start_mark.line) + 1 if ev.start_mark is not None else 0
+
+
+def _index(ev: yaml.Event) -> int:
+    return int(ev.start_mark.index) if ev.start_mark is not None else 0
 
 
 @dataclass(slots=True)
@@ -210,7 +222,9 @@ class _Builder:
         loader = _Loader(text)
         try:
             while loader.check_event():
-                self._event(loader.get_event())
+                ev = loader.get_event()
+                if ev is not None:
+                    self._event(ev)
         finally:
             loader.dispose()
 
@@ -226,11 +240,11 @@ class _Builder:
         elif isinstance(ev, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
-                raise _Refused((), ev.start_mark.line + 1, "expected one YAML document, found a second (---)")
+                raise _RefusedError((), _line(ev), "expected one YAML document, found a second (---)")
 
     def _child(self, ev: yaml.Event) -> Loc | None:
         """Where the node starting at `ev` goes; None when it is a mapping key (handled by the caller)."""
-        line = ev.start_mark.line + 1
+        line = _line(ev)
         if not self.stack:
             self.lines[()] = line
             return ()
@@ -238,26 +252,26 @@ class _Builder:
         if isinstance(top.value, list):
             loc = (*top.loc, len(top.value))
             self.lines[loc] = line
-            self.keys.append((ev.start_mark.index, loc))
+            self.keys.append((_index(ev), loc))
             return loc
         if top.key is None:
             return None
         return top.loc if top.key is _MERGE else (*top.loc, str(top.key))
 
     def _check_tag(self, ev: yaml.NodeEvent, loc: Loc) -> None:
-        tag = getattr(ev, "tag", None)
-        if tag not in _ALLOWED_TAGS:
+        tag: str | None = getattr(ev, "tag", None)
+        if tag is not None and tag not in _ALLOWED_TAGS:
             shown = "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
-            raise _Refused(
+            raise _RefusedError(
                 loc,
-                ev.start_mark.line + 1,
+                _line(ev),
                 f"tag {shown} is not allowed: only YAML's core types (str, int, float, bool, null, "
                 "sequence, mapping)",
             )
 
     def _scalar(self, ev: yaml.ScalarEvent) -> None:
         loc = self._child(ev)
-        line = ev.start_mark.line + 1
+        line = _line(ev)
         if loc is None:  # a mapping key: kept as its text, so `on:` or `1:` stay the names written
             top = self.stack[-1]
             self._check_tag(ev, top.loc)
@@ -269,9 +283,9 @@ class _Builder:
                 top.key = _MERGE
                 return
             if key in top.value:
-                raise _Refused(kloc, line, "duplicate key")
+                raise _RefusedError(kloc, line, "duplicate key")
             self.lines[kloc] = line
-            self.keys.append((ev.start_mark.index, kloc))
+            self.keys.append((_index(ev), kloc))
             top.key = key
             self._anchor(ev.anchor, key, 1)
             return
@@ -283,32 +297,34 @@ class _Builder:
     def _construct(self, ev: yaml.ScalarEvent, loc: Loc, line: int) -> Any:
         tag = ev.tag
         if tag is None or tag == "!":
-            tag = _RESOLVER.resolve(ScalarNode, ev.value, ev.implicit) if tag is None else _CORE + "str"
+            tag = str(_RESOLVER.resolve(ScalarNode, ev.value, ev.implicit)) if tag is None else _CORE + "str"  # type: ignore[no-untyped-call]
         name = tag[len(_CORE) :] if tag.startswith(_CORE) else "str"
         if name in ("int", "float") and len(ev.value) > MAX_NUMBER_CHARS:
-            raise _Refused(loc, line, f"number too long (more than {MAX_NUMBER_CHARS} characters)")
+            raise _RefusedError(loc, line, f"number too long (more than {MAX_NUMBER_CHARS} characters)")
         if name not in ("null", "bool", "int", "float"):  # str, and 1.1's timestamp/merge: keep the text
             self._check_text(ev.value, loc, line)
             return ev.value
         try:
             return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, ev.value))
         except (ValueError, KeyError, yaml.YAMLError):
-            raise _Refused(loc, line, f"expected {_ARTICLE[name]} for !!{name}, got {ev.value!r}") from None
+            raise _RefusedError(
+                loc, line, f"expected {_ARTICLE[name]} for !!{name}, got {ev.value!r}"
+            ) from None
 
     def _check_text(self, text: str, loc: Loc, line: int) -> None:
         bad = _BAD_CHAR.search(text)
         if bad is not None:  # a double-quoted escape such as "\0" or "\e"
-            raise _Refused(loc, line, f"{_char_name(bad.group())} is not allowed in a value")
+            raise _RefusedError(loc, line, f"{_char_name(bad.group())} is not allowed in a value")
 
     def _start(self, ev: yaml.SequenceStartEvent | yaml.MappingStartEvent) -> None:
         loc = self._child(ev)
-        line = ev.start_mark.line + 1
+        line = _line(ev)
         if loc is None:
             top = self.stack[-1]
-            raise _Refused(top.loc, line, "a mapping key must be a plain name, not a list or mapping")
+            raise _RefusedError(top.loc, line, "a mapping key must be a plain name, not a list or mapping")
         self._check_tag(ev, loc)
         if len(self.stack) >= MAX_DEPTH:
-            raise _Refused(loc, line, f"nested deeper than {MAX_DEPTH} levels")
+            raise _RefusedError(loc, line, f"nested deeper than {MAX_DEPTH} levels")
         value: dict[str, Any] | list[Any] = {} if isinstance(ev, yaml.MappingStartEvent) else []
         self.stack.append(_Frame(value, loc, ev.anchor))
         if ev.anchor is not None:
@@ -325,23 +341,29 @@ class _Builder:
         self._add(frame.value, frame.weight, frame.loc, self.lines.get(frame.loc))
 
     def _alias(self, ev: yaml.AliasEvent) -> None:
-        line = ev.start_mark.line + 1
+        line = _line(ev)
         loc = self._child(ev)
         where = loc if loc is not None else self.stack[-1].loc
         anchor = self.anchors.get(ev.anchor or "")
         if anchor is None:
-            raise _Refused(where, line, f"alias *{ev.anchor} has no anchor &{ev.anchor} before it")
+            raise _RefusedError(where, line, f"alias *{ev.anchor} has no anchor &{ev.anchor} before it")
         if anchor.open:
-            raise _Refused(where, line, f"alias *{ev.anchor} refers to a node that contains it (recursive)")
+            raise _RefusedError(
+                where, line, f"alias *{ev.anchor} refers to a node that contains it (recursive)"
+            )
         self.expanded += anchor.weight
         if self.expanded > ALIAS_BUDGET:
-            raise _Refused(
-                where, line, f"aliases expand to more than {ALIAS_BUDGET:,} nodes (refused, as billion laughs)"
+            raise _RefusedError(
+                where,
+                line,
+                f"aliases expand to more than {ALIAS_BUDGET:,} nodes (refused, as billion laughs)",
             )
         if loc is None:  # an alias as a mapping key: only a plain scalar may be one
             if isinstance(anchor.value, dict | list):
-                raise _Refused(where, line, "a mapping key must be a plain name, not a list or mapping")
-            ev_key = yaml.ScalarEvent(None, None, (True, False), str(anchor.value), ev.start_mark, ev.end_mark)
+                raise _RefusedError(where, line, "a mapping key must be a plain name, not a list or mapping")
+            ev_key = yaml.ScalarEvent(
+                None, None, (True, False), str(anchor.value), ev.start_mark, ev.end_mark
+            )
             self._scalar(ev_key)
             return
         self._add(anchor.value, anchor.weight, loc, line)
@@ -362,7 +384,7 @@ class _Builder:
         if top.key is _MERGE:
             items = value if isinstance(value, list) else [value]
             if not all(isinstance(v, dict) for v in items):
-                raise _Refused(top.loc, line, "a merge key (<<) takes a mapping or a list of mappings")
+                raise _RefusedError(top.loc, line, "a merge key (<<) takes a mapping or a list of mappings")
             top.merges.extend(items)
         else:
             top.value[str(top.key)] = value

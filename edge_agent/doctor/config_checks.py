@@ -63,8 +63,8 @@ def _locate(root: Root, raw: Path, resolved: Path) -> tuple[Path, str]:
     return root.path(raw), str(raw)
 
 
-def _tls_file(report: Report, root: Root, key: str, where: str, raw: Path, resolved: Path) -> None:
-    real, shown = _locate(root, raw, resolved)
+def _tls_file(report: Report, root: Root, key: str, where: str, located: tuple[Path, str]) -> None:
+    real, shown = located
     if not real.is_file() or real.stat().st_size == 0:
         report.add(
             "error",
@@ -102,7 +102,8 @@ def check_tls_and_secrets(report: Report, loaded: LoadedConfig, root: Root) -> N
             if value is not None:
                 loc = ("mqtt", "tls", key)
                 where = f"line {loaded.doc.line(loc)}"
-                _tls_file(report, root, key, where, Path(str(raw_tls.get(key, value))), Path(value))
+                raw = Path(str(raw_tls.get(key, value)))
+                _tls_file(report, root, key, where, _locate(root, raw, Path(value)))
         if mqtt.port == 1883:
             report.add(
                 "warn", "tls", "TLS is configured on port 1883", "brokers serve TLS on 8883 by default"

@@ -25,7 +25,9 @@ GOOD = HEAD + PIPE + POST
 DEEP_SEQ = "x" + "[0]" * 7 + "...(64 levels)"  # a deep key path is shown shortened
 
 
-def with_pipe(name: str = "door", model: str = "{path: m.onnx}", source: str = "{kind: video, path: a.mp4}") -> str:
+def with_pipe(
+    name: str = "door", model: str = "{path: m.onnx}", source: str = "{kind: video, path: a.mp4}"
+) -> str:
     return f"pipelines:\n  {name}:\n    source: {source}\n    model: {model}\n" + POST
 
 
@@ -39,7 +41,13 @@ def laughs(levels: int) -> str:
 # (id, text, key path, line, words in the message)
 TEXT_CASES: list[tuple[str, str, str, int | None, str]] = [
     # control characters, raw and escaped
-    ("nul-raw-value", HEAD + PIPE.replace("clip.mp4", "cl\x00ip.mp4") + POST, "pipelines.door.source.path", 4, "U+0000 (NUL)"),
+    (
+        "nul-raw-value",
+        HEAD + PIPE.replace("clip.mp4", "cl\x00ip.mp4") + POST,
+        "pipelines.door.source.path",
+        4,
+        "U+0000 (NUL)",
+    ),
     ("nul-raw-key", "dev\x00ice: {id: x}\n" + PIPE, "dev ice", 1, "U+0000 (NUL) at column 4"),
     ("esc-raw", GOOD + "log_level: \x1b[31minfo\n", "log_level", 7, "U+001B (ESC)"),
     ("bel-raw", "device: {id: \x07cam}\n" + PIPE, "device.id", 1, "U+0007 (BEL)"),
@@ -52,12 +60,30 @@ TEXT_CASES: list[tuple[str, str, str, int | None, str]] = [
     ("nul-escape", GOOD + 'mqtt:\n  prefix: "edge\\0"\n', "mqtt.prefix", 8, "U+0000 (NUL)"),
     ("esc-escape", GOOD + 'mqtt:\n  prefix: "\\e[1m"\n', "mqtt.prefix", 8, "U+001B (ESC)"),
     ("x1b-escape-in-device-id", 'device: {id: "cam\\x1b"}\n' + PIPE, "device.id", 1, "U+001B (ESC)"),
-    ("nul-escape-in-pipeline-name", 'pipelines:\n  "do\\0or":\n    source: {kind: video, path: a}\n', "pipelines.do\x00or", 2, "U+0000"),
+    (
+        "nul-escape-in-pipeline-name",
+        'pipelines:\n  "do\\0or":\n    source: {kind: video, path: a}\n',
+        "pipelines.do\x00or",
+        2,
+        "U+0000",
+    ),
     # tags outside the core schema
-    ("python-apply", GOOD + "log_level: !!python/object/apply:os.system ['id']\n", "log_level", 7, "!!python/object/apply:os.system is not allowed"),
+    (
+        "python-apply",
+        GOOD + "log_level: !!python/object/apply:os.system ['id']\n",
+        "log_level",
+        7,
+        "!!python/object/apply:os.system is not allowed",
+    ),
     ("python-name", GOOD + "log_level: !!python/name:os.system\n", "log_level", 7, "!!python/name:os.system"),
     ("python-tuple", GOOD + "mqtt: !!python/tuple [a, b]\n", "mqtt", 7, "!!python/tuple"),
-    ("python-object-map", GOOD + "mqtt: !!python/object:edge_agent.agent.Agent {}\n", "mqtt", 7, "!!python/object:"),
+    (
+        "python-object-map",
+        GOOD + "mqtt: !!python/object:edge_agent.agent.Agent {}\n",
+        "mqtt",
+        7,
+        "!!python/object:",
+    ),
     ("binary", GOOD + "log_level: !!binary aW5mbw==\n", "log_level", 7, "!!binary"),
     ("set", GOOD + "mqtt: !!set {a, b}\n", "mqtt", 7, "!!set"),
     ("timestamp", GOOD + "log_level: !!timestamp 2024-01-01\n", "log_level", 7, "!!timestamp"),
@@ -71,26 +97,90 @@ TEXT_CASES: list[tuple[str, str, str, int | None, str]] = [
     ("recursive-deep", GOOD + "mqtt: &m\n  tls:\n    ca_file: [*m]\n", "mqtt.tls.ca_file[0]", 9, "recursive"),
     ("undefined-alias", GOOD + "log_level: *nope\n", "log_level", 7, "no anchor &nope"),
     ("billion-laughs", GOOD + laughs(9), "l3[7]", 10, f"more than {ALIAS_BUDGET:,} nodes"),
-    ("laughs-in-pipeline", laughs(9) + PIPE.replace("{path: m.onnx}", "{path: m.onnx, trusted_keys: *l8}"), "l3[7]", 4, "billion laughs"),
-    ("quadratic-blowup", GOOD + "big: &b [" + ", ".join(["x"] * 3000) + "]\nuse: [*b, *b, *b, *b]\n", "use[3]", 8, "more than"),
-    ("merge-laughs", GOOD + "".join(f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: 1}}\n" if i else "m0: &m0 {k: 1}\n" for i in range(16)), "m10[1]", 17, "more than"),
+    (
+        "laughs-in-pipeline",
+        laughs(9) + PIPE.replace("{path: m.onnx}", "{path: m.onnx, trusted_keys: *l8}"),
+        "l3[7]",
+        4,
+        "billion laughs",
+    ),
+    (
+        "quadratic-blowup",
+        GOOD + "big: &b [" + ", ".join(["x"] * 3000) + "]\nuse: [*b, *b, *b, *b]\n",
+        "use[3]",
+        8,
+        "more than",
+    ),
+    (
+        "merge-laughs",
+        GOOD
+        + "".join(
+            f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: 1}}\n" if i else "m0: &m0 {k: 1}\n"
+            for i in range(16)
+        ),
+        "m10[1]",
+        17,
+        "more than",
+    ),
     ("alias-as-list-key", GOOD + "x: &x [a]\ny: {*x : 1}\n", "y", 8, "plain name"),
     # depth
-    ("deep-flow-seq-10000", GOOD + "x: " + "[" * 10_000 + "]" * 10_000 + "\n", DEEP_SEQ, 7, f"deeper than {MAX_DEPTH}"),
-    ("deep-flow-map-10000", GOOD + "x: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n", "x.a.a.a.a.a.a.a...(64 levels)", 7, f"deeper than {MAX_DEPTH}"),
+    (
+        "deep-flow-seq-10000",
+        GOOD + "x: " + "[" * 10_000 + "]" * 10_000 + "\n",
+        DEEP_SEQ,
+        7,
+        f"deeper than {MAX_DEPTH}",
+    ),
+    (
+        "deep-flow-map-10000",
+        GOOD + "x: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n",
+        "x.a.a.a.a.a.a.a...(64 levels)",
+        7,
+        f"deeper than {MAX_DEPTH}",
+    ),
     ("deep-unclosed-100000", GOOD + "x: " + "[" * 100_000 + "\n", DEEP_SEQ, 7, "deeper than"),
-    ("deep-block-seq", GOOD + "x:\n" + "".join("  " * i + "-\n" for i in range(1, 80)), DEEP_SEQ, 71, "deeper than"),
+    (
+        "deep-block-seq",
+        GOOD + "x:\n" + "".join("  " * i + "-\n" for i in range(1, 80)),
+        DEEP_SEQ,
+        71,
+        "deeper than",
+    ),
     # keys
     ("complex-key-seq", GOOD + "? [a, b]\n: 1\n", "", 7, "plain name"),
     ("complex-key-flow", GOOD + "mqtt: {[1]: x}\n", "mqtt", 7, "plain name"),
     ("complex-key-map", GOOD + "? {a: 1}\n: 1\n", "", 7, "plain name"),
     ("duplicate-top", GOOD + "device: {id: b}\n", "device", 7, "duplicate key"),
-    ("duplicate-nested", HEAD + PIPE + "    model: {path: n.onnx}\n", "pipelines.door.model", 6, "duplicate key"),
+    (
+        "duplicate-nested",
+        HEAD + PIPE + "    model: {path: n.onnx}\n",
+        "pipelines.door.model",
+        6,
+        "duplicate key",
+    ),
     # documents, numbers, syntax
     ("second-document", GOOD + "---\ndevice: {id: b}\n", "", 7, "found a second (---)"),
-    ("int-5000-digits", GOOD + "stats_interval_s: " + "9" * 5000 + "\n", "stats_interval_s", 7, "number too long"),
-    ("tagged-int-not-int", GOOD + "mqtt: {port: !!int eighty}\n", "mqtt.port", 7, "expected an int for !!int"),
-    ("tagged-float-not-float", GOOD + "stats_interval_s: !!float soon\n", "stats_interval_s", 7, "expected a float"),
+    (
+        "int-5000-digits",
+        GOOD + "stats_interval_s: " + "9" * 5000 + "\n",
+        "stats_interval_s",
+        7,
+        "number too long",
+    ),
+    (
+        "tagged-int-not-int",
+        GOOD + "mqtt: {port: !!int eighty}\n",
+        "mqtt.port",
+        7,
+        "expected an int for !!int",
+    ),
+    (
+        "tagged-float-not-float",
+        GOOD + "stats_interval_s: !!float soon\n",
+        "stats_interval_s",
+        7,
+        "expected a float",
+    ),
     ("tab-indent", GOOD + "mqtt:\n\thost: a\n", "mqtt", 8, "not valid YAML"),
     ("unclosed-quote", GOOD + "mqtt:\n  host: 'a\n", "mqtt.host", None, "not valid YAML"),
     ("top-level-list", "- a\n- b\n", "", 1, "expected a mapping"),
@@ -99,7 +189,13 @@ TEXT_CASES: list[tuple[str, str, str, int | None, str]] = [
     ("only-comments", "# nothing here\n", "", 1, "expected a mapping"),
     # values that parse but cannot run
     ("inf-interval", GOOD + "stats_interval_s: .inf\n", "stats_interval_s", 7, "finite number"),
-    ("nan-fps", HEAD + PIPE.replace("path: clip.mp4}", "path: clip.mp4, fps: .nan}") + POST, "pipelines.door.source.fps", 4, "finite number"),
+    (
+        "nan-fps",
+        HEAD + PIPE.replace("path: clip.mp4}", "path: clip.mp4, fps: .nan}") + POST,
+        "pipelines.door.source.fps",
+        4,
+        "finite number",
+    ),
     ("empty-model-path", with_pipe(model="{path: ''}"), "pipelines.door.model.path", 4, "empty path"),
     ("blank-model-path", with_pipe(model="{path: '   '}"), "pipelines.door.model.path", 4, "empty path"),
     # topic names
@@ -122,11 +218,24 @@ TEXT_CASES: list[tuple[str, str, str, int | None, str]] = [
     ("pipeline-reply", with_pipe(name="reply"), "pipelines.reply", 2, "collides"),
     ("pipeline-update", with_pipe(name="update"), "pipelines.update", 2, "collides"),
     # execution providers
-    ("ep-typo", with_pipe(model="{path: m.onnx, providers: [CUDAExecutionProviderr]}"), "pipelines.door.model.providers[0]", 4, "did you mean CUDAExecutionProvider?"),
-    ("ep-unknown", with_pipe(model="{path: m.onnx, providers: [GPU]}"), "pipelines.door.model.providers[0]", 4, "unknown execution provider"),
+    (
+        "ep-typo",
+        with_pipe(model="{path: m.onnx, providers: [CUDAExecutionProviderr]}"),
+        "pipelines.door.model.providers[0]",
+        4,
+        "did you mean CUDAExecutionProvider?",
+    ),
+    (
+        "ep-unknown",
+        with_pipe(model="{path: m.onnx, providers: [GPU]}"),
+        "pipelines.door.model.providers[0]",
+        4,
+        "unknown execution provider",
+    ),
     (
         "ep-unknown-in-ensemble",
-        with_pipe() + "    ensemble:\n      members:\n        - model: {path: b.onnx, providers: [{name: NPU}]}\n",
+        with_pipe()
+        + "    ensemble:\n      members:\n        - model: {path: b.onnx, providers: [{name: NPU}]}\n",
         "pipelines.door.ensemble.members[0].model.providers[0]",
         8,
         "unknown execution provider",
@@ -134,7 +243,9 @@ TEXT_CASES: list[tuple[str, str, str, int | None, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "path", "line", "words"), [c[1:] for c in TEXT_CASES], ids=[c[0] for c in TEXT_CASES])
+@pytest.mark.parametrize(
+    ("text", "path", "line", "words"), [c[1:] for c in TEXT_CASES], ids=[c[0] for c in TEXT_CASES]
+)
 def test_hostile_text_is_one_issue_with_key_line_and_expectation(
     text: str, path: str, line: int | None, words: str
 ) -> None:
@@ -156,15 +267,43 @@ BYTE_CASES: list[tuple[str, bytes, str, int | None, str]] = [
     ("utf16-be-bom", b"\xfe\xff" + GOOD.encode("utf-16-be"), "", 1, "UTF-16"),
     ("utf32-bom", GOOD.encode("utf-32"), "", 1, "UTF-32"),
     ("utf16-no-bom", GOOD.encode("utf-16-le"), "", 1, "UTF-16 without a byte-order mark"),
-    ("latin1-value", (HEAD + PIPE.replace("clip", "caf\xe9")).encode("latin-1"), "pipelines.door.source.path", 4, "not UTF-8: byte 0xe9"),
-    ("latin1-comment", (GOOD + "# r\xe9sum\xe9\n").encode("latin-1"), "pipelines.door.postprocess.kind", 7, "not UTF-8: byte 0xe9 at column 4"),
-    ("truncated-utf8", (GOOD + "log_level: info").encode() + b"\xe2\x82", "log_level", 7, "not UTF-8: byte 0xe2"),
-    ("too-large", GOOD.encode() + b"# " + b"x" * MAX_BYTES + b"\n", "", None, f"the limit is {MAX_BYTES:,} bytes"),
+    (
+        "latin1-value",
+        (HEAD + PIPE.replace("clip", "caf\xe9")).encode("latin-1"),
+        "pipelines.door.source.path",
+        4,
+        "not UTF-8: byte 0xe9",
+    ),
+    (
+        "latin1-comment",
+        (GOOD + "# r\xe9sum\xe9\n").encode("latin-1"),
+        "pipelines.door.postprocess.kind",
+        7,
+        "not UTF-8: byte 0xe9 at column 4",
+    ),
+    (
+        "truncated-utf8",
+        (GOOD + "log_level: info").encode() + b"\xe2\x82",
+        "log_level",
+        7,
+        "not UTF-8: byte 0xe2",
+    ),
+    (
+        "too-large",
+        GOOD.encode() + b"# " + b"x" * MAX_BYTES + b"\n",
+        "",
+        None,
+        f"the limit is {MAX_BYTES:,} bytes",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("raw", "path", "line", "words"), [c[1:] for c in BYTE_CASES], ids=[c[0] for c in BYTE_CASES])
-def test_hostile_file_is_one_issue(tmp_path: Path, raw: bytes, path: str, line: int | None, words: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "path", "line", "words"), [c[1:] for c in BYTE_CASES], ids=[c[0] for c in BYTE_CASES]
+)
+def test_hostile_file_is_one_issue(
+    tmp_path: Path, raw: bytes, path: str, line: int | None, words: str
+) -> None:
     f = tmp_path / "agent.yaml"
     f.write_bytes(raw)
     with pytest.raises(ConfigError) as info:
@@ -207,7 +346,7 @@ def test_a_file_just_under_the_cap_parses() -> None:
     assert len(text.encode()) < MAX_BYTES
     post = parse_config(text).pipelines["door"].postprocess
     assert post is not None
-    assert getattr(post, "labels")[-1] == "label-11999"
+    assert post.labels[-1] == "label-11999"
 
 
 def test_anchors_and_merge_keys_within_the_budget_work() -> None:
@@ -233,7 +372,8 @@ def test_anchors_and_merge_keys_within_the_budget_work() -> None:
 def test_yaml_11_names_stay_names_as_keys() -> None:
     """`on:` and `1:` as pipeline names are the names written (YAML 1.1 would make them True and 1)."""
     two = "pipelines:\n" + "".join(
-        f"  {n}:\n    source: {{kind: video, path: a.mp4}}\n    model: {{path: m.onnx}}\n" for n in ("on", "1")
+        f"  {n}:\n    source: {{kind: video, path: a.mp4}}\n    model: {{path: m.onnx}}\n"
+        for n in ("on", "1")
     )
     assert sorted(parse_config(two).pipelines) == ["1", "on"]
 
@@ -249,8 +389,17 @@ def test_many_errors_are_capped_with_a_count() -> None:
 
 # A sample of the corpus through the real CLI, in its own process: exit 1, one line on stderr, no traceback.
 CLI_SAMPLE = [
-    "python-apply", "billion-laughs", "recursive-map", "deep-flow-seq-10000", "deep-unclosed-100000",
-    "complex-key-seq", "nul-raw-value", "int-5000-digits", "pipeline-cmd", "prefix-plus", "ep-typo",
+    "python-apply",
+    "billion-laughs",
+    "recursive-map",
+    "deep-flow-seq-10000",
+    "deep-unclosed-100000",
+    "complex-key-seq",
+    "nul-raw-value",
+    "int-5000-digits",
+    "pipeline-cmd",
+    "prefix-plus",
+    "ep-typo",
     "empty-model-path",
 ]
 
