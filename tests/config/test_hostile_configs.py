@@ -430,3 +430,22 @@ def test_real_cli_exits_1_with_one_line(tmp_path: Path, verb: str) -> None:
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1, (f.name, proc.stderr)
         assert "line " in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("case", TEXT_CASES, ids=[c[0] for c in TEXT_CASES])
+def test_same_refusals_without_libyaml(
+    case: tuple[str, str, str, int | None, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where PyYAML has no libyaml, its pure-Python parser (also iterative) gives the same answers."""
+    import yaml
+
+    from edge_agent.config import reader
+
+    monkeypatch.setattr(reader, "_Loader", yaml.SafeLoader)
+    _name, text, path, line, words = case
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "hostile.yaml")
+    (issue,) = info.value.issues
+    assert (issue.path, words in issue.message) == (path, True), str(issue)
+    if line is not None:
+        assert issue.line == line, str(issue)
