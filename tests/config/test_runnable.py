@@ -3,6 +3,7 @@ named with its key and line, relative paths taken from the config file's folder,
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,10 @@ def test_uninstalled_provider_is_a_warning_that_validate_prints(
     err = capsys.readouterr().err
     assert "warning: " in err
     assert "pipelines.door.model.providers[0] (line 4): execution provider CUDAExecutionProvider" in err
+    assert main(["config", "validate", "--json", str(cfg_file)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is True
+    assert [(w["path"], w["line"]) for w in out["warnings"]] == [("pipelines.door.model.providers[0]", 4)]
 
 
 def test_run_refuses_before_starting_with_key_and_line(tmp_path: Path) -> None:
