@@ -449,3 +449,49 @@ def test_same_refusals_without_libyaml(
     assert (issue.path, words in issue.message) == (path, True), str(issue)
     if line is not None:
         assert issue.line == line, str(issue)
+
+
+def test_mutated_configs_raise_only_config_errors() -> None:
+    """3,000 seeded mutations of a real config (bytes spliced from YAML's syntax and the hostile cases):
+    each one loads or is a ConfigError, never another exception."""
+    import random
+
+    rng = random.Random(12)
+    base = (Path(__file__).resolve().parents[2] / "deploy" / "config.example.yaml").read_text(
+        encoding="utf-8"
+    )
+    pieces = [
+        *"{}[]:,-?&*!|>'\"#%@`\t\n \x00\x1b\\",
+        "&a ",
+        "*a",
+        "<<: *a\n",
+        "!!python/tuple ",
+        "!x ",
+        "---\n",
+        "? ",
+        "[" * 70,
+        "{a: " * 70,
+        "\ud800",
+        "9" * 80,
+        ".inf",
+        "~",
+        "on",
+        "cmd",
+        "+/#",
+        "\ufeff",
+    ]
+    outcomes = {"ok": 0, "refused": 0}
+    for _ in range(3000):
+        text = base
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(text) + 1)
+            cut = rng.choice([0, 0, 1, 3])
+            text = text[:at] + rng.choice(pieces) + text[at + cut :]
+        try:
+            parse_config(text, "mutant.yaml")
+            outcomes["ok"] += 1
+        except ConfigError as exc:
+            assert exc.issues, text
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 1000, outcomes  # the mutations do break things...
+    assert outcomes["ok"] > 0, outcomes  # ...and some (a comment, a space) do not
