@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Strict(BaseModel):
     """Base: unknown keys are errors, values are checked on assignment too."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf/nan are no setting's value: `stats_interval_s: .inf` would pass `ge=1` and never report.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ProviderSpec(Strict):
@@ -36,7 +37,7 @@ def _provider_list(value: Any) -> Any:
 class ModelConfig(Strict):
     path: Path = Field(
         description="A .onnx file, a bundle directory (manifest.json inside), or a packed bundle "
-        "(*.bundle.tgz, unpacked into <state_dir>/packed/)."
+        "(*.bundle.tgz, unpacked into <state_dir>/packed/); relative to the config file's folder."
     )
     id: str | None = Field(
         default=None, description="Model id in results; defaults to the bundle's name@version or file stem."
@@ -58,3 +59,11 @@ class ModelConfig(Strict):
     )
 
     _norm = field_validator("providers", mode="before")(_provider_list)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _non_empty(cls, v: Any) -> Any:
+        # Path("") is ".", the working directory: an empty value must not become a folder to search.
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("expected a .onnx file, a bundle directory or a .bundle.tgz, got an empty path")
+        return v

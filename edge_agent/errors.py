@@ -30,6 +30,9 @@ class ConfigError(EdgeAgentError):
     def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
         self.source = source
         self.issues = issues
+        if len(issues) == 1:  # one problem, one line
+            super().__init__(f"{source}: {issues[0]}")
+            return
         lines = "\n".join(f"  {i}" for i in issues)
         super().__init__(f"{source}: {len(issues)} error(s)\n{lines}")
 

@@ -11,7 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import load_config
+from edge_agent.config.checks import check_runnable
+from edge_agent.config.loader import read_config
+from edge_agent.config.models import AgentConfig
+from edge_agent.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,24 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         log.debug("mallopt not available (not glibc)")
 
 
+def load_runnable(path: str) -> AgentConfig:
+    """The config, after the same checks as `config validate`: a missing file stops the start here, with
+    its key and line, instead of a pipeline failing later; a missing provider is logged as a warning."""
+    loaded = read_config(path)
+    found = check_runnable(loaded)
+    if found.errors:
+        raise ConfigError(path, found.errors)
+    for w in found.warnings:
+        log.warning("%s: %s", path, w)
+    return loaded.config
+
+
 def handle(args: argparse.Namespace) -> int:
     from edge_agent.agent import Agent
     from edge_agent.cli.main import setup_logging
     from edge_agent.service.watchdog import ServiceLoop
 
-    cfg = load_config(args.config)
+    cfg = load_runnable(args.config)
     if args.verbose == 0:
         setup_logging(0, cfg.log_level)
     limit_malloc_arenas()

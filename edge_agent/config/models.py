@@ -72,8 +72,21 @@ class MqttConfig(Strict):
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
     prefix: str = Field(
-        default="edge", pattern=r"^[^#+]+$", description="First topic level, before the device id."
+        default="edge",
+        description="First topic level(s), before the device id: no +, #, NUL or control characters, "
+        "no empty level, not starting with $.",
     )
+
+    @field_validator("prefix")
+    @classmethod
+    def _topic_prefix(cls, v: str) -> str:
+        from edge_agent.config.names import prefix_problem  # names imports this module
+
+        problem = prefix_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
+
     client_id: str | None = Field(default=None, description="Client id; defaults to edge-agent-<device id>.")
     username: str | None = Field(default=None, description="User name, if the broker requires one.")
     password_env: str = Field(
@@ -153,7 +166,11 @@ class PreprocessConfig(Strict):
 class ClassificationPost(Strict):
     kind: Literal["classification"] = "classification"
     labels: list[str] | None = Field(default=None, description="Class names; index order.")
-    labels_file: Path | None = Field(default=None, description="Text file, one label per line.")
+    labels_file: Path | None = Field(
+        default=None,
+        description="Text file, one label per line; relative to the config file's folder (in a bundle "
+        "manifest: to the bundle directory).",
+    )
     top_k: int = Field(default=3, ge=1, le=100, description="How many classes to report.")
     softmax: bool | None = Field(
         default=None, description="Apply softmax; None: only when the outputs do not already sum to 1."
@@ -166,7 +183,11 @@ class DetectionPost(Strict):
         description="yolo: YOLOv5 [1,N,5+C] or YOLOv8 [1,4+C,N] head; ssd: boxes/scores/classes tensors."
     )
     labels: list[str] | None = Field(default=None, description="Class names; index order.")
-    labels_file: Path | None = Field(default=None, description="Text file, one label per line.")
+    labels_file: Path | None = Field(
+        default=None,
+        description="Text file, one label per line; relative to the config file's folder (in a bundle "
+        "manifest: to the bundle directory).",
+    )
     threshold: float = Field(default=0.25, ge=0, le=1, description="Minimum score.")
     iou: float = Field(default=0.45, gt=0, le=1, description="NMS IoU threshold.")
     max_detections: int = Field(default=50, ge=1, le=1000, description="Most boxes per frame.")

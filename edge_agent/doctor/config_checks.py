@@ -8,7 +8,8 @@ import socket
 import time
 from pathlib import Path
 
-from edge_agent.config.loader import load_config
+from edge_agent.config.checks import missing_files
+from edge_agent.config.loader import LoadedConfig, read_config
 from edge_agent.config.models import AgentConfig
 from edge_agent.config.secrets import credential_path, read_secret
 from edge_agent.doctor.probe import Root
@@ -40,30 +41,35 @@ def check_broker(report: Report, host: str, port: int, timeout: float) -> None:
 CREDENTIAL_SOURCE = "/etc/edge-agent/credentials"
 
 
-def _locate(root: Root, path: Path) -> tuple[Path, str]:
+def _locate(root: Root, raw: Path, resolved: Path) -> tuple[Path, str]:
     """Where a TLS file named in the config really is, as the service will see it.
 
-    A bare name or a /run/credentials/... path is a systemd credential: inside the service it is in
-    $CREDENTIALS_DIRECTORY; from a shell, doctor checks the file LoadCredential= reads it from.
+    `raw` is the value written, `resolved` the loader's (relative: the config's folder, or the
+    credential). A bare name or a /run/credentials/... path is a systemd credential: inside the service
+    it is in $CREDENTIALS_DIRECTORY; from a shell, doctor checks the file LoadCredential= reads it from.
     """
-    if not path.is_absolute() or (path.parts[1:2] == ("run",) and "credentials" in path.parts):
-        found = credential_path(path.name)
+    if not raw.is_absolute() and resolved.is_file():
+        return resolved, str(resolved)
+    if len(raw.parts) == 1 or (raw.parts[1:2] == ("run",) and "credentials" in raw.parts):
+        found = credential_path(raw.name)
         if found is not None:
             return found, str(found)
-        if path.is_absolute() and path.is_file():
-            return path, str(path)
-        source = f"{CREDENTIAL_SOURCE}/{path.name}"
-        return root.path(source), f"{path} (from {source})"
-    return root.path(path), str(path)
+        if raw.is_absolute() and raw.is_file():
+            return raw, str(raw)
+        source = f"{CREDENTIAL_SOURCE}/{raw.name}"
+        return root.path(source), f"{raw} (from {source})"
+    if not raw.is_absolute():
+        return resolved, str(resolved)
+    return root.path(raw), str(raw)
 
 
-def _tls_file(report: Report, root: Root, key: str, path: Path) -> None:
-    real, shown = _locate(root, path)
+def _tls_file(report: Report, root: Root, key: str, where: str, located: tuple[Path, str]) -> None:
+    real, shown = located
     if not real.is_file() or real.stat().st_size == 0:
         report.add(
             "error",
             "tls",
-            f"mqtt.tls.{key} {shown} does not exist or is empty",
+            f"mqtt.tls.{key} ({where}) {shown} does not exist or is empty",
             "copy the PEM file there (keys: into /etc/edge-agent/credentials/, 0600 root, and name "
             "/run/credentials/edge-agent.service/<file> in the config)",
         )
@@ -72,25 +78,32 @@ def _tls_file(report: Report, root: Root, key: str, path: Path) -> None:
         report.add(
             "error",
             "tls",
-            f"mqtt.tls.{key} {shown} is not readable by this user",
+            f"mqtt.tls.{key} ({where}) {shown} is not readable by this user",
             f"chgrp edge-agent {shown} && chmod 0640 {shown}, or pass it with LoadCredential=",
         )
         return
     if b"-----BEGIN" not in real.read_bytes()[:4096]:
         report.add(
-            "warn", "tls", f"mqtt.tls.{key} {shown} is not PEM", "convert it: openssl x509 -outform PEM"
+            "warn",
+            "tls",
+            f"mqtt.tls.{key} ({where}) {shown} is not PEM",
+            "convert it: openssl x509 -outform PEM",
         )
         return
-    report.add("ok", "tls", f"mqtt.tls.{key} {shown} is readable PEM")
+    report.add("ok", "tls", f"mqtt.tls.{key} ({where}) {shown} is readable PEM")
 
 
-def check_tls_and_secrets(report: Report, cfg: AgentConfig, root: Root) -> None:
-    mqtt = cfg.mqtt
+def check_tls_and_secrets(report: Report, loaded: LoadedConfig, root: Root) -> None:
+    mqtt = loaded.config.mqtt
     if mqtt.tls is not None:
+        raw_tls = loaded.doc.data.get("mqtt", {}).get("tls", {})
         for key in ("ca_file", "cert_file", "key_file"):
             value = getattr(mqtt.tls, key)
             if value is not None:
-                _tls_file(report, root, key, Path(value))
+                loc = ("mqtt", "tls", key)
+                where = f"line {loaded.doc.line(loc)}"
+                raw = Path(str(raw_tls.get(key, value)))
+                _tls_file(report, root, key, where, _locate(root, raw, Path(value)))
         if mqtt.port == 1883:
             report.add(
                 "warn", "tls", "TLS is configured on port 1883", "brokers serve TLS on 8883 by default"
@@ -106,17 +119,21 @@ def check_tls_and_secrets(report: Report, cfg: AgentConfig, root: Root) -> None:
         )
 
 
-def check_pipelines(report: Report, cfg: AgentConfig, root: Root) -> None:
-    for name, pipe in cfg.pipelines.items():
+_FIXES = {
+    "model": "copy the bundle or .onnx file there (bundles go under the state directory); relative paths "
+    "are relative to the config file's folder",
+    "files": "put the file there, or fix the path (relative paths are relative to the config file's folder)",
+}
+
+
+def check_pipelines(report: Report, loaded: LoadedConfig, root: Root) -> None:
+    """Every file the config names (models, labels, file sources, keys) and every camera."""
+    for issue in missing_files(loaded, tls=False):
+        topic = "model" if ".model." in f".{issue.path}." or issue.path.endswith("model.path") else "files"
+        report.add("error", topic, str(issue), _FIXES[topic])
+    for name, pipe in loaded.config.pipelines.items():
         if not pipe.enabled:
             continue
-        if not pipe.model.path.exists():
-            report.add(
-                "error",
-                "model",
-                f"pipelines.{name}.model.path {pipe.model.path} does not exist",
-                "copy the bundle or .onnx file there (bundles go under the state directory)",
-            )
         src = pipe.source
         if src.kind == "camera":
             dev = f"/dev/video{src.path}" if src.path.isdigit() else src.path
@@ -133,12 +150,13 @@ def check_pipelines(report: Report, cfg: AgentConfig, root: Root) -> None:
 def check_config(report: Report, path: Path, root: Root, timeout: float) -> AgentConfig | None:
     """Load the config and run its checks; None (with an error finding) when it does not load."""
     try:
-        cfg = load_config(path)
+        loaded = read_config(path)
     except ConfigError as exc:
         report.add("error", "config", str(exc).replace("\n", " "), "fix the lines named above")
         return None
+    cfg = loaded.config
     report.add("ok", "config", f"{path} is valid ({len(cfg.pipelines)} pipeline(s))")
     check_broker(report, cfg.mqtt.host, cfg.mqtt.port, timeout)
-    check_tls_and_secrets(report, cfg, root)
-    check_pipelines(report, cfg, root)
+    check_tls_and_secrets(report, loaded, root)
+    check_pipelines(report, loaded, root)
     return cfg

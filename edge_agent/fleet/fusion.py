@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge_agent.config.models import NAME_RE
-from edge_agent.errors import FleetError
+from edge_agent.config.reader import read_yaml_file
+from edge_agent.config.validate import validate_doc
+from edge_agent.errors import ConfigError, FleetError
 from edge_agent.fleet.collector import record_from
 from edge_agent.fleet.store import Record
 from edge_agent.fleet.topics import fused_topic
@@ -61,11 +62,13 @@ class ZonesFile(BaseModel):
 
 
 def load_zones(path: Path) -> dict[str, ZoneConfig]:
+    """Read a zones file with the config reader's limits; FleetError naming the key and line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return ZonesFile.model_validate(data).zones
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise FleetError(f"{path}: not a valid zones file: {exc}") from exc
+        return validate_doc(ZonesFile, read_yaml_file(path)).zones
+    except ConfigError as exc:
+        first = exc.issues[0]
+        more = f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""
+        raise FleetError(f"{path}: not a valid zones file: {first}{more}") from None
 
 
 def _vote_value(output: dict[str, Any]) -> tuple[str, Any] | None:

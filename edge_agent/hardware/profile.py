@@ -9,14 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge_agent.config.reader import read_yaml_file
+from edge_agent.config.validate import validate_doc
 from edge_agent.errors import ConfigError, ConfigIssue
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EPSpec(_Strict):
@@ -142,25 +143,15 @@ def profiles_dir() -> Path:
 
 
 def load_profile(name_or_path: str | Path) -> HardwareProfile:
-    """Load one profile by name (hardware/<name>.yaml) or path; raise ConfigError naming the key."""
+    """Load one profile by name (hardware/<name>.yaml) or path; raise ConfigError naming the key and line
+    (the config reader's limits apply: size, encoding, tags, aliases, depth)."""
     p = Path(name_or_path)
     if p.suffix not in (".yaml", ".yml"):
         p = profiles_dir() / f"{name_or_path}.yaml"
     if not p.is_file():
         known = ", ".join(sorted(x.stem for x in profiles_dir().glob("*.yaml")))
         raise ConfigError(str(p), [ConfigIssue("", None, f"no such hardware profile; known: {known}")])
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(p), [ConfigIssue("", line, f"not valid YAML: {problem}")]) from None
-    try:
-        return HardwareProfile.model_validate(data)
-    except ValidationError as exc:
-        issues = [ConfigIssue(".".join(str(x) for x in e["loc"]), None, str(e["msg"])) for e in exc.errors()]
-        raise ConfigError(str(p), issues) from None
+    return validate_doc(HardwareProfile, read_yaml_file(p))
 
 
 def all_profiles() -> dict[str, HardwareProfile]:

@@ -34,7 +34,9 @@ class Postprocessor(Protocol):
 def load_labels(
     labels: list[str] | None, labels_file: Path | None, base_dir: Path | None
 ) -> list[str] | None:
-    """Labels from the config list, else from a one-per-line file (relative paths from base_dir)."""
+    """Labels from the config list, else from a one-per-line file. A relative path is from `base_dir`:
+    the bundle directory for a manifest's labels_file. A config's own labels_file arrives absolute (the
+    loader resolves it against the config file's folder, never against the model's)."""
     if labels is not None:
         return list(labels)
     if labels_file is None:
@@ -108,8 +110,9 @@ def build_postprocessor(
     *,
     output_names: Sequence[str] | None = None,
 ) -> Postprocessor:
-    """The decoder for `cfg.kind`. `base_dir` resolves a relative labels_file (the bundle directory or
-    the config file's folder); `output_names` (session output order) is only used to name raw outputs."""
+    """The decoder for `cfg.kind`. `base_dir` resolves a relative labels_file (the bundle directory, for
+    a manifest's; a config's own is already absolute); `output_names` (session output order) is only used
+    to name raw outputs."""
     builder = BUILDERS.get(cfg.kind)
     if builder is None:
         raise ModelError(f"postprocess.kind: expected one of {', '.join(sorted(BUILDERS))}, got {cfg.kind}")

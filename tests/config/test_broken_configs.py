@@ -25,7 +25,7 @@ CASES: list[tuple[str, str, int | None, str]] = [
     ("mqtt:\n  port: 70000\n" + GOOD_PIPE, "mqtt.port", 2, "less than or equal to 65535"),
     ("mqtt:\n  port: eighty\n" + GOOD_PIPE, "mqtt.port", 2, "valid integer"),
     ("mqtt:\n  protocol: 4\n" + GOOD_PIPE, "mqtt.protocol", 2, "'5' or '3.1.1'"),
-    ("mqtt:\n  prefix: 'a/#'\n" + GOOD_PIPE, "mqtt.prefix", 2, "match pattern"),
+    ("mqtt:\n  prefix: 'a/#'\n" + GOOD_PIPE, "mqtt.prefix", 2, "without wildcards"),
     ("mqtt:\n  tls: {cert_file: c.pem}\n" + GOOD_PIPE, "mqtt.tls", 2, "cert_file and key_file go together"),
     ("mqtt:\n  reconnect_min_s: 10\n  reconnect_max_s: 1\n" + GOOD_PIPE, "mqtt", 1, "reconnect_max_s"),
     ("pipelines: {}\n", "pipelines", 1, "at least one pipeline"),
@@ -98,7 +98,7 @@ CASES: list[tuple[str, str, int | None, str]] = [
     ),
     ("log_level: verbose\n" + GOOD_PIPE, "log_level", 1, "'debug', 'info', 'warning' or 'error'"),
     ("device:\n  id: x\ndevice:\n  id: y\n" + GOOD_PIPE, "device", 3, "duplicate key"),
-    ("pipelines:\n  door: [unclosed\n", "", 3, "not valid YAML"),
+    ("pipelines:\n  door: [unclosed\n", "pipelines.door", 3, "not valid YAML"),
     ("- just\n- a list\n", "", 1, "expected a mapping"),
     ("version: 2\n" + GOOD_PIPE, "version", 1, "expected 1"),
 ]
@@ -159,6 +159,12 @@ def test_cli_validate_prints_every_error_and_exits_1(
     assert "device.idd (line 2): unknown key" in err
     good = tmp_path / "good.yaml"
     good.write_text(GOOD_PIPE)
+    assert main(["config", "validate", str(good)]) == 1  # valid, but clip.mp4 and model.onnx are not there
+    err = capsys.readouterr().err
+    assert "pipelines.door.model.path (line 4): " in err
+    assert "pipelines.door.source.path (line 3): " in err
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    (tmp_path / "model.onnx").write_bytes(b"x")
     assert main(["config", "validate", str(good)]) == 0
     assert "OK" in capsys.readouterr().out
 

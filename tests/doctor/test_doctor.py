@@ -140,11 +140,12 @@ def test_missing_camera_and_tls_files_block(tmp_path: Path, listening_port: int)
     report = diagnose(root, _config(tmp_path, listening_port, tls, camera="/dev/video7"), providers=CPU_ONLY)
     tls_msgs = [(f.level, f.message) for f in report.findings if f.topic == "tls"]
     assert tls_msgs == [
-        ("ok", "mqtt.tls.ca_file /etc/edge-agent/ca.pem is readable PEM"),
-        ("error", "mqtt.tls.cert_file /etc/edge-agent/dev.pem does not exist or is empty"),
+        ("ok", "mqtt.tls.ca_file (line 2) /etc/edge-agent/ca.pem is readable PEM"),
+        ("error", "mqtt.tls.cert_file (line 2) /etc/edge-agent/dev.pem does not exist or is empty"),
         (
             "error",
-            "mqtt.tls.key_file dev.key (from /etc/edge-agent/credentials/dev.key) does not exist or is empty",
+            "mqtt.tls.key_file (line 2) dev.key (from /etc/edge-agent/credentials/dev.key) does not exist "
+            "or is empty",
         ),
     ]
     cams = [f.message for f in report.findings if f.topic == "cameras" and f.level == "error"]

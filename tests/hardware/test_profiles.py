@@ -99,8 +99,9 @@ def test_bad_profile_names_the_key(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as err:
         load_profile(bad)
-    paths = {i.path for i in err.value.issues}
-    assert {"precision", "providers.0.name"} <= paths
+    lines = {i.path: i.line for i in err.value.issues}
+    assert lines["precision"] == 4  # the config reader's key paths and lines, as in agent configs
+    assert lines["providers[0].name"] == 6
 
 
 def test_unknown_profile_lists_known() -> None:
