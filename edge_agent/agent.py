@@ -132,9 +132,14 @@ class Agent:
             joined = joined and not self._stats_thread.is_alive()
         self.outbox.close(drain_s=drain_s if self.publisher.connected else 0.0)
         self.publisher.stop(timeout=1.0)
+        st = self.outbox.stats
         log.info(
-            "stopped; %d message(s) kept in the outbox for the next start (stop took %.2f s)",
+            "stopped; %d message(s) kept in the outbox for the next start "
+            "(accepted %d, committed %d, dropped %d; stop took %.2f s)",
             self.outbox.depth,
+            st.accepted,
+            st.committed,
+            st.dropped,
             time.monotonic() - t0,
         )
         return joined
