@@ -33,6 +33,12 @@ class RunStopper:
     def stopped(self) -> bool:
         return self._stopped
 
+    @property
+    def in_flight(self) -> int:
+        """Runs under way now."""
+        with self._lock:
+            return len(self._active)
+
     def run(self, session: Any, names: Sequence[str] | None, feeds: Mapping[str, Any]) -> list[Any]:
         """`session.run(names, feeds)`, cancellable by `stop()`; raises RunCancelledError when cancelled."""
         opts = ort.RunOptions()

@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from edge_agent.config.models import AgentConfig
 from edge_agent.demo.broker import LocalBroker, free_port
 from edge_agent.outbox.db import stored_messages
 from tests.faults.conftest import committed_seq
+from tests.faults.slow_model import write_slow_model
 
 STOPPED = re.compile(
     r"stopped; (\d+) message\(s\) kept in the outbox for the next start "
@@ -72,41 +72,7 @@ MATMULS = 24  # ~25 ms each on one quiet core: ~0.6 s a run, 1-2 s under load
 
 @pytest.fixture(scope="module")
 def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real ONNX graph that is slow on purpose: image mean x a 1024x1024 matrix, then MATMULS
-    MatMuls by it (input-dependent, so nothing is folded at load), then the tiny model's colour
-    scores (+ 0 x the chain's mean, so the chain must run)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    k = 1024
-    nodes = [
-        helper.make_node("ReduceMean", ["image"], ["m"], keepdims=0),
-        helper.make_node("Mul", ["A", "m"], ["x0"]),
-    ]
-    nodes += [helper.make_node("MatMul", [f"x{i}", "A"], [f"x{i + 1}"]) for i in range(MATMULS)]
-    nodes += [
-        helper.make_node("ReduceMean", [f"x{MATMULS}"], ["r"], keepdims=0),
-        helper.make_node("Mul", ["r", "zero"], ["r0"]),
-        helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
-        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
-        helper.make_node("Add", ["flat", "r0"], ["scores"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "slow_colour",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 16, 16])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 3])],
-        initializer=[
-            numpy_helper.from_array(np.eye(k, dtype=np.float32), "A"),
-            numpy_helper.from_array(np.zeros((), np.float32), "zero"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = tmp_path_factory.mktemp("slow") / "slow_colour.onnx"
-    onnx.save(model, path)
-    return path
+    return write_slow_model(tmp_path_factory.mktemp("slow") / "slow_colour.onnx", MATMULS)
 
 
 BURN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n    pass\n"
