@@ -78,11 +78,13 @@ def handle(args: argparse.Namespace) -> int:
         while not stop.wait(service.period):
             service.tick()
     service.stopping()
-    if not agent.stop(drain_s=args.drain_s):
+    joined = agent.stop(drain_s=args.drain_s)
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive()]
+    if not joined or others:
         # The outbox is committed and closed: nothing accepted is lost. A thread still inside native
-        # code (a node that ignores cancellation) must not meet the interpreter's teardown, which
-        # aborts the process (exit 134); leave without it.
-        log.warning("a thread did not end in time; exiting without waiting for it")
+        # code (a node that ignores cancellation, a model update's canary run) must not meet the
+        # interpreter's teardown, which aborts the process (exit 134); leave without waiting for it.
+        log.info("leaving without waiting for thread(s): %s", ", ".join(others) or "-")
         logging.shutdown()
         os._exit(0)
     return 0
