@@ -1,8 +1,11 @@
 """The agent: pipelines + outbox + one MQTT connection, started and stopped together.
 
 A pipeline that cannot start (bad model, missing accelerator) is reported in status and the others
-keep running. Stopping finishes in-flight frames, commits the outbox, drains it for a short deadline,
-publishes `offline`, and leaves what was not delivered for the next start.
+keep running. Stopping lets in-flight frames finish for a moment, cancels a model run still going
+(ONNX Runtime RunOptions.terminate) and joins every pipeline thread, commits the outbox, drains it
+for a short deadline, publishes `offline`, and leaves what was not delivered for the next start.
+The first stats report goes out FIRST_STATS_S after start (as soon as the broker is reachable), then
+one every `stats_interval_s`.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
-from edge_agent.pipeline.runner import Pipeline
+from edge_agent.pipeline.runner import STOP_GRACE_S, Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
 from edge_agent.update.service import with_installed_bundle
 
 log = logging.getLogger(__name__)
+
+FIRST_STATS_S = 2.0  # first stats report: soon enough for `fleet watch`, late enough to have figures
+STATS_RETRY_S = 0.5  # while the broker is unreachable, a due report waits for the link this often
+JOIN_S = 2.0  # after cancelling in-flight runs, how long the pipeline threads get to end
 
 
 class Agent:
@@ -90,6 +97,11 @@ class Agent:
     def running_pipelines(self) -> list[str]:
         return [n for n, p in self.pipelines.items() if p.state == "running"]
 
+    @property
+    def started_pipelines(self) -> list[str]:
+        """Pipelines that loaded and ran, including file sources that have already ended."""
+        return [n for n, p in self.pipelines.items() if p.state in ("running", "finished")]
+
     def wait_finished(self, timeout: float | None = None) -> bool:
         """Wait until every started pipeline has ended (file sources end; live ones do not)."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -99,16 +111,43 @@ class Agent:
                 return False
         return True
 
-    def stop(self, drain_s: float = 2.0) -> None:
-        """Graceful stop within about drain_s + 2 s."""
+    def stop(self, drain_s: float = 2.0) -> bool:
+        """Graceful stop within about drain_s + 2 s; True when every thread it started has ended.
+
+        All pipelines are asked to stop at once; runs still in flight after STOP_GRACE_S are
+        cancelled and the threads joined, so no thread is left inside ONNX Runtime at exit (that
+        aborted the process). Only then is the outbox closed: everything accepted is committed.
+        """
+        t0 = time.monotonic()
         self._stop.set()
         if self.fleet is not None:
             self.fleet.stop()
-        for pipe in self.pipelines.values():
-            pipe.stop(timeout=1.5)
+        pipes = list(self.pipelines.values())
+        for pipe in pipes:
+            pipe.request_stop()
+        for pipe in pipes:
+            pipe.wait_idle(t0 + STOP_GRACE_S - time.monotonic())
+        for pipe in pipes:
+            pipe.cancel_runs()
+        deadline = time.monotonic() + JOIN_S
+        ended = [pipe.join(deadline) for pipe in pipes]  # every one joined: no short-circuit
+        joined = all(ended)
+        if self._stats_thread.is_alive():
+            self._stats_thread.join(max(0.0, deadline - time.monotonic()))
+            joined = joined and not self._stats_thread.is_alive()
         self.outbox.close(drain_s=drain_s if self.publisher.connected else 0.0)
         self.publisher.stop(timeout=1.0)
-        log.info("stopped; %d message(s) kept in the outbox for the next start", self.outbox.depth)
+        st = self.outbox.stats
+        log.info(
+            "stopped; %d message(s) kept in the outbox for the next start "
+            "(accepted %d, committed %d, dropped %d; stop took %.2f s)",
+            self.outbox.depth,
+            st.accepted,
+            st.committed,
+            st.dropped,
+            time.monotonic() - t0,
+        )
+        return joined
 
     # -- status and stats -------------------------------------------------------------------------
     def birth(self) -> dict[str, Any]:
@@ -138,10 +177,20 @@ class Agent:
         }
 
     def _stats_loop(self) -> None:
+        """First report FIRST_STATS_S after start, then every interval; a report due while the
+        broker is unreachable goes out as soon as it is back (so `fleet watch` never waits a full
+        interval for figures)."""
         topic = f"{self.cfg.mqtt.prefix}/{self.device}/stats"
-        while not self._stop.wait(self.cfg.stats_interval_s):
-            if self.publisher.connected:
+        wait = min(FIRST_STATS_S, self.cfg.stats_interval_s)
+        while not self._stop.wait(wait):
+            if not self.publisher.connected:
+                wait = STATS_RETRY_S
+                continue
+            wait = self.cfg.stats_interval_s
+            try:
                 body = {"ts": round(time.time(), 3), **self.status()}
                 if self.fleet is not None:
                     body.update(self.fleet.stats())
                 self.publisher.publish(topic, json.dumps(body, separators=(",", ":")).encode(), qos=0)
+            except Exception:  # a bad figure must not end the stats thread; the next report retries
+                log.exception("stats report failed")

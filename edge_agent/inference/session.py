@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from edge_agent.config.models import ModelConfig, ProviderSpec
 from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.hardware.providers import ProviderSpecLike, check_active, resolve_providers
+from edge_agent.inference.stopper import RunStopper
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,16 @@ class ModelSession:
     providers: list[str]
     bundle: Bundle | None
     load_s: float
+    # Cancels this session's in-flight run on stop; a pipeline shares its own with all its sessions.
+    stopper: RunStopper = field(default_factory=RunStopper)
 
     @property
     def input(self) -> Any:
         return self.session.get_inputs()[0]
 
     def run(self, feeds: dict[str, np.ndarray[Any, Any]]) -> list[np.ndarray[Any, Any]]:
-        return list(self.session.run(None, feeds))
+        """All outputs; raises RunCancelled when the stopper cancels the run."""
+        return self.stopper.run(self.session, None, feeds)
 
 
 def _specs(cfg: ModelConfig, profile: HardwareProfile | None) -> Sequence[ProviderSpecLike]:

@@ -32,6 +32,7 @@ from edge_agent.gating.motion import build_gate
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.inference.session import ModelSession, open_model
+from edge_agent.inference.stopper import RunCancelledError, RunStopper
 from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Letterbox, Outbound
 from edge_agent.postprocess import Postprocessor, build_postprocessor
 from edge_agent.postprocess.vad import VadPost, vad_session
@@ -43,6 +44,8 @@ from edge_agent.sources.video import open_source
 log = logging.getLogger(__name__)
 
 PutFn = Callable[[Outbound], None]
+# On stop, how long a run in flight may finish on its own (its result kept) before it is cancelled.
+STOP_GRACE_S = 0.5
 
 
 @dataclass(slots=True)
@@ -103,6 +106,9 @@ class Pipeline:
         self._prep: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
+        # Every session.run of this pipeline (model, ensemble members, VAD) goes through it: a stop
+        # cancels the run in flight instead of waiting for it or abandoning its thread.
+        self._stopper = RunStopper()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -123,14 +129,15 @@ class Pipeline:
         base: Path | None = model.bundle.root if model.bundle else self.cfg.model.path.parent
         outputs = [o.name for o in model.session.get_outputs()]
         self.post = build_postprocessor(post_cfg, base, output_names=outputs)
+        model.stopper = self._stopper
         self.model = model
         self._run = None  # the session itself, looked up per call
         if isinstance(post_cfg, VadPost):
             rate = self.cfg.source.rate if isinstance(self.cfg.source, AudioSourceConfig) else 16000
-            self._run = vad_session(model.session, post_cfg, rate).run
+            self._run = vad_session(model.session, post_cfg, rate, self._stopper).run
         cfg = self.cfg
         self.combination = build_combination(
-            model.run, model.model_id, cfg.ensemble, cfg.cascade, self.profile
+            model.run, model.model_id, cfg.ensemble, cfg.cascade, self.profile, stopper=self._stopper
         )
         if self.combination is not None:
             self._run = self.combination.run
@@ -168,25 +175,54 @@ class Pipeline:
         self._prep = threading.Thread(target=self._prepare, name=f"prep-{self.name}", daemon=True)
         self._worker = threading.Thread(target=self._work, name=f"infer-{self.name}", daemon=True)
         self._stop.clear()
+        self._stopper.reset()
         self.finished.clear()
         self.state = "running"
         self._capture.start()
         self._prep.start()
         self._worker.start()
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Stop the source, let the worker finish the frame in hand, and join both."""
+    def stop(self, timeout: float = 3.0, grace: float = STOP_GRACE_S) -> bool:
+        """Stop the source, give the run in flight `grace` seconds to finish, cancel it (and any
+        later one), and join the threads. True when every thread has ended within `timeout`."""
+        deadline = time.monotonic() + timeout
+        self.request_stop()
+        self.wait_idle(min(grace, timeout))
+        self.cancel_runs()
+        return self.join(deadline)
+
+    def request_stop(self) -> None:
+        """Ask the capture, prep and infer threads to end (they finish the frame in hand)."""
         if self._capture is not None:
             self._capture.stop()
         self._stop.set()
-        deadline = time.monotonic() + timeout
-        for t in (self._prep, self._worker):
-            if t is not None:
-                t.join(max(0.0, deadline - time.monotonic()))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the infer thread to end on its own (its run finishes)."""
+        if self._worker is not None:
+            self._worker.join(max(0.0, timeout))
+        return self._worker is None or not self._worker.is_alive()
+
+    def cancel_runs(self) -> None:
+        """Cancel the session.run in flight (ORT stops between nodes) and refuse further ones."""
+        if self._stopper.stop():
+            log.info("pipeline %s: in-flight inference cancelled for the stop", self.name)
+
+    def join(self, deadline: float) -> bool:
+        """Join prep, infer and capture threads until `deadline` (monotonic); True when all ended."""
+        threads = [t for t in (self._prep, self._worker) if t is not None]
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in threads if t.is_alive()]
         if self._capture is not None:
             self._capture.join(max(0.0, deadline - time.monotonic()))
+            if self._capture.is_alive():
+                alive.append(f"capture-{self.name}")
+        if alive:
+            log.warning("pipeline %s: thread(s) %s did not end in time", self.name, ", ".join(alive))
         if self.state == "running":
             self.state = "stopped"
+        return not alive
 
     # -- the prep and infer threads -------------------------------------------------------------
     @property
@@ -251,6 +287,8 @@ class Pipeline:
             assert isinstance(item, _Prepared)
             try:
                 self._infer(item, input_name)
+            except RunCancelledError:  # the pipeline is stopping: the frame is dropped, not a failure
+                continue
             except Exception as exc:  # same: count, log, carry on with the next frame
                 self._failed(item.frame, exc)
         self._flush_events()

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from edge_agent.config_base import Strict
 from edge_agent.errors import ModelError
 from edge_agent.events.config import ThresholdConfig
+from edge_agent.inference.stopper import RunStopper
 from edge_agent.pipeline.types import Letterbox
 
 log = logging.getLogger(__name__)
@@ -71,11 +72,19 @@ class StreamingSession:
 
     `run(feeds)` takes the data inputs only; state and constant inputs are added here, and the
     returned list holds the non-state outputs in model order. `reset()` starts a new stream (a file
-    looped, a microphone reopened).
+    looped, a microphone reopened). Runs go through `stopper` (the pipeline's), so a stop cancels one
+    in flight.
     """
 
-    def __init__(self, session: Any, state: Mapping[str, str], constants: Mapping[str, Tensor]) -> None:
+    def __init__(
+        self,
+        session: Any,
+        state: Mapping[str, str],
+        constants: Mapping[str, Tensor],
+        stopper: RunStopper | None = None,
+    ) -> None:
         self.session = session
+        self.stopper = stopper or RunStopper()
         inputs = {i.name: i for i in session.get_inputs()}
         outputs = [o.name for o in session.get_outputs()]
         for name_in, name_out in state.items():
@@ -98,16 +107,16 @@ class StreamingSession:
     def run(self, feeds: dict[str, Tensor]) -> list[Tensor]:
         """One step: data feeds in, non-state outputs out; the state advances."""
         wanted = self.out_names + list(self.state_map.values())
-        values = self.session.run(wanted, {**feeds, **self.constants, **self.state})
+        values = self.stopper.run(self.session, wanted, {**feeds, **self.constants, **self.state})
         n = len(self.out_names)
         self.state = {name_in: values[n + i] for i, name_in in enumerate(self.state_map)}
         return list(values[:n])
 
 
-def vad_session(session: Any, cfg: VadPost, rate: int) -> StreamingSession:
+def vad_session(session: Any, cfg: VadPost, rate: int, stopper: RunStopper | None = None) -> StreamingSession:
     """A StreamingSession for a silero-style VAD at `rate` Hz."""
     constants = {cfg.rate_input: np.array(rate, dtype=np.int64)} if cfg.rate_input else {}
-    return StreamingSession(session, cfg.state, constants)
+    return StreamingSession(session, cfg.state, constants, stopper)
 
 
 class Vad:

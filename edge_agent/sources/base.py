@@ -85,6 +85,9 @@ class Capture:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _deliver(self, frame: Frame) -> None:
         if self.source.live:
             # Keep only the newest: drop whatever the worker has not taken yet.

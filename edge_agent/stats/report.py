@@ -46,6 +46,7 @@ class StatsReporter:
         self._wall = wall
         self._clock = clock
         self._last_cpu: float | None = reader.cpu_seconds()
+        reader.cpu_percent()  # sets its baseline, so the first report already has a CPU figure
         self._last_t = clock()
         first = pipelines()
         self._last_counts = {n: _count(s) for n, s in first.items()}
