@@ -63,7 +63,7 @@ def test_invalid_patch_refused_file_untouched(cfg: Path) -> None:
 
 
 def test_protected_keys(cfg: Path) -> None:
-    with pytest.raises(CommandError, match="mqtt cannot be changed"):
+    with pytest.raises(CommandError, match="mqtt.host cannot be changed remotely"):
         apply_config_patch(cfg, {"mqtt": {"host": "evil"}}, lambda c: {})
 
 
