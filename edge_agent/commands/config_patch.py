@@ -157,7 +157,7 @@ def check_allowed(patch: dict[str, Any]) -> None:
         raise CommandError(
             "refused",
             f"{names}{more} cannot be changed remotely: not on the remote-set allow-list "
-            "(edit the file on the device; see docs/commands.md)",
+            "(edit the file on the device)",
         )
 
 

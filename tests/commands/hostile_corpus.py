@@ -254,7 +254,7 @@ def expiry_cases(now: float) -> Iterator[Case]:
     yield Case("expiry-null", "ping", body(expires_at=None))
 
 
-# -- set: every key off the allow-list, and the signing bypass -------------------------------------------------
+# -- set: every key off the allow-list, and the signing bypass ---------------------------------------
 def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
@@ -402,7 +402,7 @@ def set_value_cases() -> Iterator[Case]:
         yield Case(f"set-args-{name}", "set", payload, expect="invalid_args", words=words)
 
 
-# -- malformed, wrong types, unknown verbs, huge --------------------------------------------------------------
+# -- malformed, wrong types, unknown verbs, huge ----------------------------------------------------
 def malformed_cases() -> Iterator[Case]:
     raws: list[tuple[str, bytes, str, str]] = [
         ("not-utf8", b"\xff\xfe", "bad_payload", "UTF-8"),

@@ -10,7 +10,6 @@ when the agent starts again (MQTT 5 and 3.1.1).
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from agent_device import Device, Inbox, write_config
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hostile_corpus import PIPE, Case, corpus
 from paho.mqtt.packettypes import PacketTypes
@@ -30,113 +30,6 @@ from edge_agent.config import load_config
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
-from tests.conftest import Collector
-
-CONFIG = """\
-# The corpus device: one fast pipeline. These comments and this layout must survive a remote `set`.
-device:
-  id: {device}          # the device id, in every topic
-  state_dir: {state}
-mqtt: {{host: 127.0.0.1, port: {port}, protocol: "{protocol}", client_id: {client_id}}}   # flow style, kept
-outbox:
-  commit_interval_ms: 20
-stats_interval_s: 30    # seconds between stats
-pipelines:
-  {pipe}:
-    source: {{kind: video, path: {video}, loop: true, fps: 40}}
-    model:
-      path: {model}
-      trusted_keys: [release.pub]   # the release key: only bundles it signed install
-    preprocess: {{size: [16, 16]}}
-    postprocess: {{kind: classification, labels: [r, g, b], top_k: 1}}
-"""
-
-
-def write_config(
-    tmp_path: Path, device: str, port: int, model: Path, video: Path, protocol: str = "5", name: str = "agent"
-) -> Path:
-    """The corpus agent's config file (state in tmp_path/state-<name>, client id <name>-<device>)."""
-    if not (tmp_path / "release.pub").exists():
-        (tmp_path / "release.pub").write_bytes(public_pem(Ed25519PrivateKey.generate().public_key()))
-    path = tmp_path / f"{name}.yaml"
-    text = CONFIG.format(
-        device=device,
-        state=tmp_path / f"state-{name}",
-        port=port,
-        protocol=protocol,
-        client_id=f"{name}-{device}",
-        pipe=PIPE,
-        video=video,
-        model=model,
-    )
-    path.write_text(text)
-    return path
-
-
-class Inbox:
-    """Every reply the corpus can see, on the sender's own connection (so it is ordered with the pings)."""
-
-    def __init__(self, client: mqtt.Client, topics: list[str]) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-        done = threading.Event()
-        for t in topics:
-            client.message_callback_add(t, self._on)
-        client.subscribe([(t, 1) for t in topics])
-        self._client = client
-        done.set()
-
-    def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self.messages.append((msg.topic, json.loads(msg.payload)))
-            self._cond.notify_all()
-
-    def clear(self) -> None:
-        with self._cond:
-            self.messages.clear()
-
-    def wait(self, topic: str, timeout: float = 20.0) -> dict[str, Any] | None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for t, body in self.messages:
-                    if t == topic:
-                        return body
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._cond.wait(left)
-
-
-class Device:
-    """The agent under attack, and what the corpus checks after every case."""
-
-    def __init__(self, cfg_path: Path, port: int) -> None:
-        self.cfg_path = cfg_path
-        self.port = port
-        self.agent = Agent(load_config(cfg_path), config_path=cfg_path)
-        self.results = Collector(port, [f"edge/{self.agent.device}/{PIPE}/results"])
-        self.agent.start()
-        self.seen = 0
-        self.stopped = False
-
-    @property
-    def stats(self) -> dict[str, Any]:
-        assert self.agent.fleet is not None
-        return dict(self.agent.fleet.stats()["commands"])
-
-    def still_delivering(self) -> bool:
-        """A result newer than the last check arrives."""
-        last = self.seen
-        ok = self.results.wait_for(lambda msgs: len(msgs) > last, timeout=30)
-        self.seen = len(self.results.messages)
-        return ok
-
-    def stop(self) -> None:
-        if not self.stopped:
-            self.agent.stop(drain_s=0)
-            self.stopped = True
-        self.results.close()
 
 
 @pytest.fixture
@@ -191,6 +84,30 @@ def _check_reply(case: Case, reply: dict[str, Any] | None, secrets: list[str]) -
         assert secret not in reason, f"{case.name}: the reason names a configured path: {reason}"
 
 
+def _run_case(
+    device: Device, case: Case, *, client: mqtt.Client, req: Requester, inbox: Inbox, secrets: list[str]
+) -> None:
+    """Send one case, check its outcome, then that the device still answers, runs and delivers."""
+    agent = device.agent
+    dev = agent.device
+    before = device.stats
+    inbox.clear()
+    _send(client, device.port, f"edge/{dev}/cmd/{case.verb}", case)
+    if case.expect == "none":
+        assert req.request(dev, "ping", timeout=20)["ok"], case.name  # in order after the case
+        assert inbox.messages == [], f"{case.name}: answered, but should have been dropped"
+    else:
+        where = f"edge/{dev}/reply/{case.verb}" if case.where == "default" else case.where
+        _check_reply(case, inbox.wait(where), [] if case.expect == "ok" else secrets)
+        assert req.request(dev, "ping", timeout=20)["ok"], case.name
+    after = device.stats
+    if case.counter is not None:
+        assert after[case.counter] == before[case.counter] + 1, (case.name, before, after)
+    assert (after["errors"], after["restarts"], after["alive"]) == (0, 0, True), (case.name, after)
+    assert agent.pipelines[PIPE].state == "running", f"{case.name} stopped the pipeline"
+    assert device.still_delivering(), f"results stopped after {case.name}"
+
+
 @pytest.mark.slow
 def test_hostile_corpus_on_a_running_agent(device: Device, tmp_path: Path) -> None:
     agent = device.agent
@@ -219,29 +136,11 @@ def test_hostile_corpus_on_a_running_agent(device: Device, tmp_path: Path) -> No
         device.still_delivering()
         outcomes: dict[str, int] = {}
         for case in cases:
-            before = device.stats
-            inbox.clear()
-            topic = f"edge/{dev}/cmd/{case.verb}"
+            _run_case(device, case, client=client, req=req, inbox=inbox, secrets=secrets)
             if case.send == "retained":
-                retained_topics.append(topic)
-            _send(client, device.port, topic, case)
-            if case.expect == "none":
-                assert req.request(dev, "ping", timeout=20)["ok"], case.name  # in order after the case
-                assert inbox.messages == [], f"{case.name}: answered, but should have been dropped"
-            else:
-                where = f"edge/{dev}/reply/{case.verb}" if case.where == "default" else case.where
-                _check_reply(case, inbox.wait(where), [] if case.expect == "ok" else secrets)
-                assert req.request(dev, "ping", timeout=20)["ok"], case.name
-            after = device.stats
-            if case.counter is not None:
-                assert after[case.counter] == before[case.counter] + 1, (case.name, before, after)
-            assert after["errors"] == 0, case.name
-            assert after["restarts"] == 0, case.name
-            assert after["alive"], case.name
-            assert agent.pipelines[PIPE].state == "running", f"{case.name} stopped the pipeline"
+                retained_topics.append(f"edge/{dev}/cmd/{case.verb}")
             assert agent.cfg.stats_interval_s == 30, f"{case.name} changed the config"
             assert device.cfg_path.read_bytes() == config_before, f"{case.name} rewrote the config file"
-            assert device.still_delivering(), f"results stopped after {case.name}"
             outcomes[case.expect] = outcomes.get(case.expect, 0) + 1
         print(f"hostile corpus: {len(cases)} cases, outcomes {outcomes}")
         assert agent.publisher.stats.disconnects == 0  # no case took the device off the network
@@ -251,7 +150,7 @@ def test_hostile_corpus_on_a_running_agent(device: Device, tmp_path: Path) -> No
         assert results
         assert all(r.get("pipeline") == PIPE and "seq" in r for r in results)
 
-        # the signing bypass of issue 12, end to end: the uploaded key never verifies anything
+        # the signing bypass of issue 12: the uploaded key never became a trusted key
         assert agent.cfg.pipelines[PIPE].model.trusted_keys == [tmp_path / "release.pub"]
         assert agent.cfg.fleet.commands.trusted_keys == []
 
@@ -277,7 +176,9 @@ def _retained_not_run_at_start(device: Device, tmp_path: Path, retained: list[st
     try:
         for protocol in ("5", "3.1.1"):
             name = "v5" if protocol == "5" else "v311"
-            cfg_path = write_config(tmp_path, agent.device, device.port, model, Path(video), protocol, name)
+            cfg_path = write_config(
+                tmp_path, agent.device, device.port, model, Path(video), protocol=protocol, name=name
+            )
             again = Agent(load_config(cfg_path), config_path=cfg_path)
             again.start()
             asker = connect(BrokerOptions(port=device.port, protocol=protocol), role="fleet")
