@@ -152,11 +152,11 @@ class DeviceFleet:
         s = self.settings
         verifier = None
         if s.commands.trusted_keys or s.commands.require_signed:
-            state_dir = agent.cfg.device.state_dir
-            for k in s.commands.trusted_keys:
-                if is_upload_data(k, state_dir):  # uploaded files are data, never keys
-                    log.error("fleet.commands.trusted_keys: a key file in the upload area is ignored")
-            keys = [load_public_key(k) for k in s.commands.trusted_keys if not is_upload_data(k, state_dir)]
+            # uploaded files are data, never keys
+            files = [k for k in s.commands.trusted_keys if not is_upload_data(k, agent.cfg.device.state_dir)]
+            if len(files) < len(s.commands.trusted_keys):
+                log.error("fleet.commands.trusted_keys: key files in the upload area are ignored")
+            keys = [load_public_key(k) for k in files]
             verifier = CommandVerifier(
                 keys, required=s.commands.require_signed, max_skew_s=s.commands.max_skew_s
             )

@@ -87,7 +87,7 @@ def topic_problem(topic: object) -> str | None:
         bad = _bad_char(ch)
         if bad is not None:
             return bad
-    size = len(topic.encode("utf-8"))  # cannot fail: surrogates were refused above
+    size = len(topic) if plain else len(topic.encode("utf-8"))  # cannot fail: no surrogates left
     if size > MAX_TOPIC_BYTES:
         return f"is {size} bytes long, the limit is {MAX_TOPIC_BYTES}"
     return None

@@ -74,6 +74,11 @@ class MqttPublisher:
     # -- setup ---------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         cfg = self.cfg
+        problem = topic_problem(self.status_topic)  # also the last will's topic: checked before connecting
+        if problem is not None:
+            raise PublishError(
+                f"mqtt.prefix and device.id do not make a valid topic: the status topic {problem}"
+            )
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id or f"edge-agent-{self.device_id}",

@@ -13,6 +13,7 @@ from memory_control import MemoryControl
 from edge_agent.commands.handler import CommandHandler
 from edge_agent.config.models import MqttConfig, OutboxConfig
 from edge_agent.demo.broker import LocalBroker
+from edge_agent.errors import PublishError
 from edge_agent.fleet.topics import (
     MAX_TOPIC_BYTES,
     TopicError,
@@ -152,3 +153,10 @@ def test_expiry(control: MemoryControl, expires_at: object, ok: bool, words: str
     assert control.running["cam"] is (not ok)  # a stale command is not run
     if not ok:
         assert words in reply["reason"]
+
+
+@pytest.mark.parametrize("prefix", ["ed\x00ge", "edge\x01", "edge\ufffe"])
+def test_a_prefix_that_makes_no_topic_is_a_clear_error(prefix: str) -> None:
+    """A NUL in the prefix used to make the agent never connect, and log nothing."""
+    with pytest.raises(PublishError, match=r"mqtt\.prefix and device\.id do not make a valid topic"):
+        MqttPublisher(MqttConfig(prefix=prefix), "dev1", birth=dict)
