@@ -152,7 +152,9 @@ class UpdateService:
         try:
             final = self._steps(ctx, source)
         except (EdgeAgentError, OSError) as exc:
-            reason = (exc.reason if isinstance(exc, UpdateError) else str(exc))[:500]
+            reason = exc.reason if isinstance(exc, UpdateError) else str(exc)
+            # reports go to the broker: name the bundle, not where the device keeps its state
+            reason = reason.replace(str(self.work / uid), "<bundle>")[:500]
             if isinstance(exc, UpdateError):
                 ctx.step = exc.step
             self._emit(ctx, ctx.step, "failed", reason=reason)

@@ -235,6 +235,7 @@ def test_an_uploaded_key_never_verifies_a_bundle(
         assert (outcome.ok, outcome.step) == (False, "verify"), outcome
         words = "uploaded files are data" if key_in_upload_area else "does not verify"
         assert words in (outcome.reason or ""), outcome
+        assert str(tmp_path) not in (outcome.reason or ""), outcome  # the report names no device path
         assert agent.pipelines["orient"].state == "running"
         assert agent.pipelines["orient"].model is not None
         assert "6.6.6" not in agent.pipelines["orient"].model.model_id
