@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from edge_agent.commands.config_patch import remote_settable
-from edge_agent.config.models import AgentConfig
+from schema_leaves import PIPE, schema_leaves
 
-PIPE = "orient"  # the corpus agent's one pipeline
+from edge_agent.commands.config_patch import remote_settable
 
 
 @dataclass(frozen=True)
@@ -255,50 +254,6 @@ def expiry_cases(now: float) -> Iterator[Case]:
 
 
 # -- set: every key off the allow-list, and the signing bypass ---------------------------------------
-def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-    return node
-
-
-def schema_leaves() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
-    """Every key path of the config schema (pipeline name `orient`, other map keys `k`), with its schema.
-
-    Lists and maps of scalars are leaves (a merge patch replaces them whole); objects are levels.
-    """
-    root = AgentConfig.model_json_schema()
-    out: dict[tuple[str, ...], dict[str, Any]] = {}
-
-    def walk(node: dict[str, Any], path: tuple[str, ...]) -> None:
-        node = _resolve(root, node)
-        alts = node.get("anyOf") or node.get("oneOf") or node.get("allOf")
-        if alts:
-            objects = [
-                a for a in (_resolve(root, x) for x in alts) if {"properties", "anyOf", "oneOf"} & a.keys()
-            ]
-            if not objects:
-                out.setdefault(path, node)
-            for alt in objects:
-                walk(alt, path)
-            return
-        if "properties" in node:
-            for key, sub in node["properties"].items():
-                walk(sub, (*path, key))
-            return
-        extra = node.get("additionalProperties")
-        if not isinstance(extra, dict) and node.get("patternProperties"):
-            extra = next(iter(node["patternProperties"].values()))  # pipelines: names match NAME_RE
-        if isinstance(extra, dict):
-            sub = _resolve(root, extra)
-            if "properties" in sub or "anyOf" in sub or "oneOf" in sub:
-                walk(sub, (*path, PIPE if path == ("pipelines",) else "k"))
-                return
-        out.setdefault(path, node)
-
-    walk(root, ())
-    return sorted(out.items())
-
-
 def _patch(path: tuple[str, ...], value: Any) -> dict[str, Any]:
     patch: Any = value
     for part in reversed(path):

@@ -127,7 +127,7 @@ def test_set_keeps_comments_and_layout(tmp_path: Path) -> None:
 
 
 def _leaves() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
-    from hostile_corpus import schema_leaves
+    from schema_leaves import schema_leaves
 
     return schema_leaves()
 
