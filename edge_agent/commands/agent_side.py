@@ -13,13 +13,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge_agent.commands.config_patch import apply_config_patch
+from edge_agent.commands.config_patch import apply_config_patch, describe_issues
 from edge_agent.commands.handler import CommandHandler
 from edge_agent.commands.mqtt import CommandServer
 from edge_agent.commands.settings import FleetDeviceConfig
 from edge_agent.commands.signing import CommandVerifier
 from edge_agent.config.models import AgentConfig, PipelineConfig
-from edge_agent.errors import CommandError
+from edge_agent.errors import CommandError, ConfigError
 from edge_agent.stats.report import StatsReporter
 from edge_agent.stats.system import SystemReader
 
@@ -51,7 +51,13 @@ class AgentBridge:
     def reload(self) -> None:
         from edge_agent.config import load_config
 
-        self._apply(load_config(self._need_file()))
+        try:
+            new = load_config(self._need_file())
+        except ConfigError as exc:  # the reply names the keys, not the file or its values
+            raise CommandError(
+                "failed", f"the config file does not validate: {describe_issues(exc.issues)}"
+            ) from None
+        self._apply(new)
 
     def apply_config_patch(self, patch: dict[str, Any]) -> dict[str, Any]:
         return apply_config_patch(self._need_file(), patch, self._apply)
@@ -137,6 +143,7 @@ class DeviceFleet:
         from edge_agent import __version__
         from edge_agent.bundle.verify import load_public_key
         from edge_agent.update import UpdatePolicy, UpdateService
+        from edge_agent.update.fetch import is_upload_data
 
         self.agent = agent
         self.settings = settings or getattr(agent.cfg, "fleet", None) or FleetDeviceConfig()
@@ -145,7 +152,11 @@ class DeviceFleet:
         s = self.settings
         verifier = None
         if s.commands.trusted_keys or s.commands.require_signed:
-            keys = [load_public_key(k) for k in s.commands.trusted_keys]
+            # uploaded files are data, never keys
+            files = [k for k in s.commands.trusted_keys if not is_upload_data(k, agent.cfg.device.state_dir)]
+            if len(files) < len(s.commands.trusted_keys):
+                log.error("fleet.commands.trusted_keys: key files in the upload area are ignored")
+            keys = [load_public_key(k) for k in files]
             verifier = CommandVerifier(
                 keys, required=s.commands.require_signed, max_skew_s=s.commands.max_skew_s
             )
@@ -192,8 +203,12 @@ class DeviceFleet:
         return bundle.manifest.task if bundle is not None else None
 
     def stats(self) -> dict[str, Any]:
-        """The periodic stats payload: system health, per-pipeline fps/latency/skips, per-result CPU."""
-        return self.reporter.build()
+        """The periodic stats payload: system health, per-pipeline fps/latency/skips, per-result CPU, and
+        the command channel's counters (`commands`: handled, refused, dropped, errors, restarts...)."""
+        body = self.reporter.build()
+        if self.settings.commands.enabled:
+            body["commands"] = self.server.snapshot()
+        return body
 
     def _publish(self, topic: str, body: dict[str, Any] | bytes, *, retain: bool = False) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
@@ -206,7 +221,7 @@ class DeviceFleet:
         """Call before agent.publisher.start(): subscriptions are made on every connect."""
         if self.settings.commands.enabled:
             self.server.start()
-            self.agent.publisher.subscribe(self.handler.subscription, self.server.on_message)
+            self.agent.publisher.subscribe(self.handler.subscription, self.server.on_message, retained=False)
         ha = self.settings.home_assistant
         if ha.enabled:
             from edge_agent.ha.discovery import DiscoveryAnnouncer, info_from_config

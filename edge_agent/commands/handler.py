@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ class CommandHandler:
             ident = body.get("id")
             if verb not in ARGS:
                 raise CommandError("unknown_verb", f"unknown verb {verb[:64]!r}; known: {', '.join(VERBS)}")
+            self._check_expiry(body)
             if self.verifier is not None:
                 signer = self.verifier.check(self.device, verb, body)
                 if meta is not None:
@@ -132,6 +134,23 @@ class CommandHandler:
         except Exception as exc:  # a bug in the agent must still be answered, not kill the network loop
             log.exception("command %s failed unexpectedly", verb)
             return self.error(verb, "failed", f"internal error: {type(exc).__name__}", ident)
+
+    def _check_expiry(self, body: dict[str, Any]) -> None:
+        """`expires_at` (Unix seconds, optional): a command delivered after it is refused, not run."""
+        if "expires_at" not in body or body["expires_at"] is None:
+            return
+        raw = body["expires_at"]
+        try:
+            at = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else math.nan
+        except OverflowError:  # an integer beyond any float
+            at = math.nan
+        if not math.isfinite(at):
+            raise CommandError("invalid_args", "expires_at: expected Unix seconds (a finite number)")
+        late = self._clock() - at
+        if late >= 0:
+            raise CommandError(
+                "refused", f"expired: expires_at was {late:.4g} s ago, the command was not run"
+            )
 
     def _pipeline(self, name: str) -> str:
         if name not in self.control.pipelines():

@@ -1,5 +1,6 @@
 """Command verbs and their arguments: pydantic models with `extra="forbid"`, so every malformed command
-gets a precise reason. Reserved envelope keys (id, reply_to, ts, nonce, key, sig) sit beside the args.
+gets a precise reason. Reserved envelope keys (id, reply_to, expires_at, ts, nonce, key, sig) sit beside
+the args.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from edge_agent.config.models import NAME_RE
 
 # Keys that belong to the envelope, not to a verb's arguments.
-ENVELOPE_KEYS = frozenset({"id", "reply_to", "ts", "nonce", "key", "sig"})
+ENVELOPE_KEYS = frozenset({"id", "reply_to", "expires_at", "ts", "nonce", "key", "sig"})
 MAX_PAYLOAD = 1 << 20  # bytes; an upload chunk is the largest legitimate command
 MAX_SMALL_PAYLOAD = 64 * 1024
 

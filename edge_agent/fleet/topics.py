@@ -40,3 +40,83 @@ def device_topic(prefix: str, device: str, leaf: str) -> str:
 def fused_topic(prefix: str, zone: str) -> str:
     # Under `_fleet` and four levels deep, so collectors (prefix/+/+/+) never store it as a device result.
     return f"{prefix}/_fleet/zone/{zone}/fused"
+
+
+# -- topic-name validation: one rule for every topic the agent publishes to ------------------------------
+
+MAX_TOPIC_BYTES = 65_535  # MQTT: a topic name is a length-prefixed UTF-8 string
+
+
+class TopicError(ValueError):
+    """A topic the agent must not publish to; `reason` says why in a few words (never the topic itself)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _bad_char(ch: str) -> str | None:
+    code = ord(ch)
+    if code == 0:
+        return "contains NUL"
+    if ch in "+#":
+        return f"contains the wildcard {ch!r}"
+    if 0xD800 <= code <= 0xDFFF:
+        return "is not well-formed UTF-8 (an unpaired surrogate)"
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"contains the control character U+{code:04X}"
+    if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+        return f"contains the noncharacter U+{code:04X}"
+    return None
+
+
+def topic_problem(topic: object) -> str | None:
+    """Why `topic` is not a topic name the agent may publish to, or None when it is one.
+
+    MQTT topic names are non-empty, well-formed UTF-8 of at most 65,535 bytes without the `+` and `#`
+    wildcards. Mosquitto also refuses (by dropping the connection) NUL, control characters (U+0001-U+001F,
+    U+007F-U+009F) and Unicode noncharacters, so those are refused here too: one such publish, resent on
+    every reconnect, would keep the device off the network.
+    """
+    if not isinstance(topic, str):
+        return f"is not a string ({type(topic).__name__})"
+    if not topic:
+        return "is empty"
+    plain = topic.isascii() and topic.isprintable() and "+" not in topic and "#" not in topic
+    for ch in () if plain else topic:  # the usual topic is plain ASCII: no per-character loop
+        bad = _bad_char(ch)
+        if bad is not None:
+            return bad
+    size = len(topic) if plain else len(topic.encode("utf-8"))  # cannot fail: no surrogates left
+    if size > MAX_TOPIC_BYTES:
+        return f"is {size} bytes long, the limit is {MAX_TOPIC_BYTES}"
+    return None
+
+
+def validate_topic(topic: object) -> str:
+    """`topic` when it is a publishable topic name; raise TopicError(reason) otherwise."""
+    problem = topic_problem(topic)
+    if problem is not None:
+        raise TopicError(problem)
+    assert isinstance(topic, str)
+    return topic
+
+
+def reply_topic_problem(prefix: str, device: str, topic: object) -> str | None:
+    """Why a command's reply may not go to `topic` (None: it may).
+
+    Besides being a valid topic name, a reply must stay out of the device's own publish namespace
+    (`<prefix>/<device>/...`: results, events, status, stats, its own commands) except
+    `<prefix>/<device>/reply/...`, and out of `$`-topics (broker-internal, e.g. $SYS), so a command
+    cannot inject a reply into the device's result stream or loop it back as another command.
+    """
+    problem = topic_problem(topic)
+    if problem is not None:
+        return problem
+    assert isinstance(topic, str)
+    if topic.startswith("$"):
+        return "is a $-topic (reserved for the broker)"
+    own = f"{prefix}/{device}"
+    if (topic == own or topic.startswith(own + "/")) and not topic.startswith(own + "/reply/"):
+        return f"is inside the device's own topics ({own}/...; only {own}/reply/... may take replies)"
+    return None

@@ -4,10 +4,16 @@ MQTT 5 by default (3.1.1 selectable); TLS, mTLS and username/password; a retaine
 an `offline` last will on the status topic; reconnects with exponential backoff (paho's own); QoS 1
 PUBACKs are reported to the outbox, and a PUBACK with a failure reason code (e.g. ACL denial) counts
 as not delivered.
+
+Every topic is checked before it reaches paho (edge_agent.fleet.topics.topic_problem): a topic Mosquitto
+would answer by dropping the connection (NUL, control characters, a wildcard...) is never handed over,
+since paho would resend it on every reconnect. It is logged, counted (`invalid_topics`) and reported to
+the ack handler as not delivered.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import ssl
@@ -22,10 +28,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent.config.models import MqttConfig
 from edge_agent.config.secrets import read_secret
 from edge_agent.errors import PublishError
+from edge_agent.fleet.topics import topic_problem
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,7 @@ class PublisherStats:
     published: int = 0
     acked: int = 0
     refused: int = 0
+    invalid_topics: int = 0  # publishes refused before paho: the topic is not a valid topic name
     last_error: str | None = None
 
 
@@ -55,6 +64,8 @@ class MqttPublisher:
         self._on_ack: AckFn | None = None
         self._on_connect_cbs: list[Callable[[], None]] = []
         self._subs: dict[str, MessageFn] = {}
+        self._sub_opts: dict[str, SubscribeOptions] = {}
+        self._bad_tokens = itertools.count(-1, -1)  # refused locally: negative, never a paho mid
         self._connected = threading.Event()
         self._v5 = cfg.protocol == "5"
         self._stopping = False
@@ -63,6 +74,11 @@ class MqttPublisher:
     # -- setup ---------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         cfg = self.cfg
+        problem = topic_problem(self.status_topic)  # also the last will's topic: checked before connecting
+        if problem is not None:
+            raise PublishError(
+                f"mqtt.prefix and device.id do not make a valid topic: the status topic {problem}"
+            )
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id or f"edge-agent-{self.device_id}",
@@ -112,12 +128,26 @@ class MqttPublisher:
         """Run `fn` on every (re)connection, after the birth message (e.g. wake the outbox)."""
         self._on_connect_cbs.append(fn)
 
-    def subscribe(self, topic: str, fn: MessageFn) -> None:
-        """Subscribe now (if connected) and after every reconnect."""
+    def subscribe(self, topic: str, fn: MessageFn, *, retained: bool = True) -> None:
+        """Subscribe now (if connected) and after every reconnect.
+
+        `retained=False` (commands): with MQTT 5 the broker is asked not to send retained messages
+        (retain handling 2) and to keep the retain flag on live ones (retain as published), so the
+        receiver can drop every retained message; with 3.1.1 only the flag on stored ones is left.
+        """
         self._subs[topic] = fn
+        self._sub_opts[topic] = SubscribeOptions(
+            qos=1, retainAsPublished=not retained, retainHandling=0 if retained else 2
+        )
         self.client.message_callback_add(topic, lambda _c, _u, m: fn(m))
         if self._connected.is_set():
-            self.client.subscribe(topic, qos=1)
+            self._subscribe(self.client, topic)
+
+    def _subscribe(self, client: mqtt.Client, topic: str) -> None:
+        if self._v5:
+            client.subscribe(topic, options=self._sub_opts[topic])
+        else:
+            client.subscribe(topic, qos=1)
 
     def start(self) -> None:
         props = None
@@ -153,7 +183,22 @@ class MqttPublisher:
         return self._connected.wait(timeout)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int | None:
-        """Hand a message to paho; returns its mid, or None when paho cannot take it."""
+        """Hand a message to paho; returns its mid, or None when paho cannot take it.
+
+        A topic that is not a valid topic name is refused here: logged, counted in `invalid_topics`, and
+        (QoS 1) reported to the ack handler as not delivered under a negative token, so a caller that
+        waits for acks (the outbox) moves on instead of retrying it forever.
+        """
+        problem = topic_problem(topic)
+        if problem is not None:
+            self.stats.invalid_topics += 1
+            log.warning("publish dropped: the topic %.80r %s", topic, problem)
+            if qos == 0:
+                return None
+            token = next(self._bad_tokens)
+            if self._on_ack is not None:
+                self._on_ack(token, False, f"invalid topic: {problem}")
+            return token
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             log.warning("publish to %s refused locally: %s", topic, mqtt.error_string(info.rc))
@@ -182,7 +227,7 @@ class MqttPublisher:
         self.stats.last_error = None
         log.info("connected to %s:%d (MQTT %s)", self.cfg.host, self.cfg.port, self.cfg.protocol)
         for topic in self._subs:
-            client.subscribe(topic, qos=1)
+            self._subscribe(client, topic)
         self.publish_status("online")
         self._connected.set()
         for fn in self._on_connect_cbs:

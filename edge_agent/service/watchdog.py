@@ -1,7 +1,8 @@
 """The main thread's loop under systemd: prove progress, ping the watchdog, keep STATUS= current.
 
 WATCHDOG=1 is sent only when every running pipeline's worker and the outbox thread have shown a
-heartbeat within `stall_s` (they beat on every loop turn, at least every half second when idle). A
+heartbeat within `stall_s` (they beat on every loop turn, at least every half second when idle); the
+command worker too (edge_agent.commands.mqtt.CommandServer.check, which also restarts it if it ended). A
 worker stuck in a model call or a deadlock stops the pings, so systemd (WatchdogSec=) restarts the
 service; a free-running timer would keep a wedged agent alive forever.
 """
@@ -75,6 +76,10 @@ class ServiceLoop:
         ]
         if now - self.agent.outbox.beat > self.stall_s:
             out.append(f"outbox (silent {now - self.agent.outbox.beat:.0f} s)")
+        fleet = getattr(self.agent, "fleet", None)  # the command worker: revived if dead, stuck if silent
+        commands = fleet.server.check(self.stall_s) if fleet is not None else None
+        if commands is not None:
+            out.append(commands)
         return out
 
     def ready(self) -> None:

@@ -19,6 +19,22 @@ from typing import Any
 from edge_agent.errors import UpdateError
 
 MAX_ARCHIVE = 2 << 30  # 2 GiB
+UPLOAD_AREA = "updates"  # <state_dir>/updates: chunks sent over MQTT and update work directories
+
+
+def is_upload_data(path: Path, state_dir: Path) -> bool:
+    """Whether `path` lies in the upload area, where remote senders put bytes of their choosing.
+
+    Such files are data (an archive to verify), never configuration: a trusted key, a config or a model
+    named there is refused, or a bundle signature could be checked against a key its sender uploaded.
+    """
+    try:
+        Path(path).resolve().relative_to((Path(state_dir) / UPLOAD_AREA).resolve())
+    except ValueError:
+        return False
+    return True
+
+
 _TRANSFER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -54,7 +70,8 @@ def fetch_url(
         raise
     if digest != sha256:
         dest.unlink(missing_ok=True)
-        raise UpdateError("fetch", f"sha256 mismatch: expected {sha256[:12]}..., got {digest[:12]}...")
+        # the digest found is not reported: with file:// it would tell a sender the hash of any file
+        raise UpdateError("fetch", f"sha256 mismatch: the archive is not {sha256[:12]}...")
     return dest
 
 

@@ -27,7 +27,7 @@ from edge_agent.errors import CommandError, EdgeAgentError, UpdateError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.session import open_model
 from edge_agent.update.canary import run_canary
-from edge_agent.update.fetch import ChunkStore, fetch_url
+from edge_agent.update.fetch import UPLOAD_AREA, ChunkStore, fetch_url, is_upload_data
 from edge_agent.update.slots import Slots
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class UpdateService:
         self._report = report
         self.profile = profile
         self.policy = policy or UpdatePolicy()
-        self.work = state_dir / "updates"
+        self.work = state_dir / UPLOAD_AREA
         self.chunks = ChunkStore(self.work / "chunks")
         self._busy: dict[str, str] = {}  # pipeline -> update id
         self._lock = threading.Lock()
@@ -154,7 +154,9 @@ class UpdateService:
         try:
             final = self._steps(ctx, source)
         except (EdgeAgentError, OSError) as exc:
-            reason = (exc.reason if isinstance(exc, UpdateError) else str(exc))[:500]
+            reason = exc.reason if isinstance(exc, UpdateError) else str(exc)
+            # reports go to the broker: name the bundle, not where the device keeps its state
+            reason = reason.replace(str(self.work / uid), "<bundle>")[:500]
             if isinstance(exc, UpdateError):
                 ctx.step = exc.step
             self._emit(ctx, ctx.step, "failed", reason=reason)
@@ -185,7 +187,12 @@ class UpdateService:
         ctx.step = "unpack"
         unpacked = unpack(archive, work / "bundle")
         ctx.step = "verify"
-        keys = [load_public_key(k) for k in [*cfg.trusted_keys, *self.policy.extra_trusted_keys]]
+        key_files = [*cfg.trusted_keys, *self.policy.extra_trusted_keys]
+        if any(is_upload_data(k, self.state_dir) for k in key_files):
+            raise UpdateError(
+                "verify", "a trusted key file lies in the upload area: uploaded files are data, never keys"
+            )
+        keys = [load_public_key(k) for k in key_files]
         if not keys:
             raise UpdateError(
                 "verify", "no trusted keys configured for this pipeline: remote updates refused"
