@@ -13,7 +13,7 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.config.reader import Loc, YamlDoc, dotted
 from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ConfigIssue
-from edge_agent.fleet.topics import DEVICE_LEVEL
+from edge_agent.fleet.topics import DEVICE_LEVEL, topic_problem
 
 # What the agent publishes or subscribes to under `<prefix>/<device>/` besides pipelines: a pipeline
 # named like one of these would have its results read as commands, replies or status.
@@ -32,6 +32,9 @@ def prefix_problem(prefix: str) -> str | None:
         return (
             f"expected a topic prefix without wildcards (+ #) or control characters; {bad.group()!r} is one"
         )
+    problem = topic_problem(prefix)  # the publisher's own rule (noncharacters, size): one owner
+    if problem is not None:
+        return f"expected a topic prefix that is a valid topic name; it {problem}"
     if prefix.startswith("$"):
         return "expected a topic prefix not starting with $ (reserved for the broker, e.g. $SYS)"
     if any(level == "" for level in prefix.split("/")):

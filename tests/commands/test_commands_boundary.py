@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from memory_control import MemoryControl
+from pydantic import ValidationError
 
 from edge_agent.commands.handler import CommandHandler
 from edge_agent.config.models import MqttConfig, OutboxConfig
@@ -158,5 +159,8 @@ def test_expiry(control: MemoryControl, expires_at: object, ok: bool, words: str
 @pytest.mark.parametrize("prefix", ["ed\x00ge", "edge\x01", "edge\ufffe"])
 def test_a_prefix_that_makes_no_topic_is_a_clear_error(prefix: str) -> None:
     """A NUL in the prefix used to make the agent never connect, and log nothing."""
+    with pytest.raises(ValidationError, match="expected a topic prefix"):
+        MqttConfig(prefix=prefix)  # the config refuses it first (key and line in `config validate`)
+    unchecked = MqttConfig.model_construct(prefix=prefix)  # and the publisher still holds on its own
     with pytest.raises(PublishError, match=r"mqtt\.prefix and device\.id do not make a valid topic"):
-        MqttPublisher(MqttConfig(prefix=prefix), "dev1", birth=dict)
+        MqttPublisher(unchecked, "dev1", birth=dict)
