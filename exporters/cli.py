@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--calib", type=Path, help="calibration data: image folder, .npy, .npz or .txt")
     b.add_argument("--holdout", type=Path, help="held-out data for the gate (default: 1 in 4 of --calib)")
     b.add_argument("--preprocess", help="image preset: imagenet, unit, signed, none")
+    b.add_argument(
+        "--resize",
+        choices=["stretch", "letterbox"],
+        help="how an image is fitted to the input, recorded in the manifest and used by the gate "
+        "(default: what the source's own code does where known, else stretch)",
+    )
+    b.add_argument("--pad-value", type=int, help="letterbox padding grey level 0..255 (default 114)")
     b.add_argument("--labels", type=Path, help="text file, one class label per line")
     b.add_argument("--max-drop", type=float, help="largest accepted metric drop vs fp32 (e.g. 0.03)")
     b.add_argument(
@@ -107,6 +114,10 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(report, indent=2, default=str))
         return
     gate = report.get("gate", {})
+    pre = report.get("preprocess")
+    if pre:
+        pad = f" on grey {pre['pad_value']}" if "pad_value" in pre else ""
+        print(f"  preprocess {pre['preset']}, {pre['resize']}{pad} (resize from the {pre['resize_from']})")
     for r in gate.get("rungs", []):
         mark = "PASS" if r["passed"] else ("slow" if r.get("too_slow") else "miss")
         speed = f"{r['latency']['speedup']:.2f}x" if r.get("latency") else ""
@@ -140,6 +151,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         calib=args.calib,
         holdout=args.holdout,
         preprocess=args.preprocess,
+        resize=args.resize,
+        pad_value=args.pad_value,
         labels=args.labels,
         max_drop=args.max_drop,
         min_speedup=args.min_speedup,
