@@ -21,6 +21,7 @@ from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EdgeAgentError
 from exporters import __version__
 from exporters.errors import ExportError, GateFailedError, UsageError
+from exporters.ladder import RUNG_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override the target profile's quantization mode",
     )
     b.add_argument("--no-ladder", dest="ladder", action="store_false", help="fail on the recipe alone")
+    b.add_argument(
+        "--skip-rung",
+        action="append",
+        default=[],
+        choices=RUNG_NAMES,
+        metavar="RUNG",
+        help=f"a ladder rung not to try (repeatable): {', '.join(RUNG_NAMES)}",
+    )
     b.add_argument("--static-dim", type=_dim, action="append", default=[], help="NAME=SIZE for static shapes")
     b.add_argument("--key", type=Path, help="ed25519 private key (PEM) to sign the bundle")
     b.add_argument("--archive", action="store_true", help=f"also pack the bundle into one {SUFFIX} file")
@@ -158,6 +167,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         min_speedup=args.min_speedup,
         quantize=args.quantize,
         ladder=args.ladder,
+        skip_rungs=frozenset(args.skip_rung),
         key=args.key,
         archive=args.archive,
         force=args.force,

@@ -33,7 +33,7 @@ from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
-from exporters.ladder import LadderResult, Rung, climb
+from exporters.ladder import RUNG_NAMES, LadderResult, Rung, climb
 from exporters.measure import measure, quick_latency
 from exporters.metrics import (
     DEFAULT_MAX_DROP,
@@ -82,6 +82,7 @@ class ExportOptions:
     min_speedup: float | None = None
     quantize: str | None = None
     ladder: bool = True
+    skip_rungs: frozenset[str] = frozenset()  # ladder rungs not to try (exporters.ladder.RUNG_NAMES)
     key: Path | None = None
     archive: bool = False
     force: bool = False
@@ -227,6 +228,8 @@ def _gate(
     gate: dict[str, Any] = {"max_drop": max_drop, "holdout_n": len(held)}
     if opts.min_speedup is not None:
         gate["min_speedup"] = opts.min_speedup
+    if opts.skip_rungs:
+        gate["skipped_rungs"] = sorted(opts.skip_rungs)
     if loaded.reference is not None:
         conv = label_agreement(loaded.reference(held), ref)
         gate["conversion"] = conv
@@ -276,6 +279,7 @@ def _gate(
         progress=opts.progress,
         timer=timer if opts.measure else None,
         min_speedup=opts.min_speedup,
+        skip=opts.skip_rungs,
     )
     gate["rungs"] = [r.report() for r in result.rungs]
     best = result.best
@@ -303,6 +307,9 @@ def export_model(opts: ExportOptions) -> ExportResult:
         raise UsageError(
             "--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)"
         )
+    unknown = sorted(set(opts.skip_rungs) - set(RUNG_NAMES))
+    if unknown:
+        raise UsageError(f"--skip-rung {unknown[0]}: expected one of {', '.join(RUNG_NAMES)}")
     profile: HardwareProfile = load_profile(opts.target)
     key = load_private_key(opts.key) if opts.key else None
     with tempfile.TemporaryDirectory(prefix="edge-export-") as tmp:

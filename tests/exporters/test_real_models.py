@@ -19,6 +19,11 @@ from exporters.pipeline import ExportResult
 
 pytestmark = pytest.mark.slow
 
+# A whole ladder over a real model (its session fixture is built inside the first test that asks
+# for it, and pytest-timeout counts that setup): 3x the slowest measured quiet on 2 cores, so a
+# machine three times busier still passes (docs/exporter.md, "Tests").
+HEAVY_TIMEOUT_S = 900
+
 
 def test_minilm_dynamic_int8_keeps_cosine(minilm_bundle: ExportResult) -> None:
     m = verify_bundle(minilm_bundle.bundle.root).manifest
@@ -31,8 +36,10 @@ def test_minilm_dynamic_int8_keeps_cosine(minilm_bundle: ExportResult) -> None:
     assert m.text is not None
     assert "tokenizer/tokenizer.json" in m.text.tokenizer_files
     assert {"input_ids", "attention_mask"} <= {i.name for i in m.inputs}
-    # the issue's budget for the whole run (export, quantize, gate, benchmark, bundle) on 2 cores
-    assert minilm_bundle.report["timings_s"]["total"] < 90
+    # how long the run took is reported (benchmarks/export.py compares it with the 90 s target);
+    # a test never judges it: a busy machine would fail a healthy exporter
+    timings = minilm_bundle.report["timings_s"]
+    assert 0 < timings["load"] <= timings["total"]
     bench = minilm_bundle.report["benchmark"]
     assert bench["dynamic"]["size_bytes"] < bench["fp32"]["size_bytes"] / 3
 
@@ -76,6 +83,8 @@ def test_local_hugging_face_classifier_exports_with_its_labels_and_agrees(
     np.testing.assert_array_equal(preds, c.torch_predictions)
 
 
+@pytest.mark.heavy
+@pytest.mark.timeout(HEAVY_TIMEOUT_S)
 def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     mobilenet_gate: ExportResult | GateFailedError,
 ) -> None:
@@ -168,6 +177,8 @@ def test_blazeface_tflite_finds_the_astronauts_face(blazeface_bundle: ExportResu
     assert 60 < cy < 180
 
 
+@pytest.mark.heavy
+@pytest.mark.timeout(HEAVY_TIMEOUT_S)
 def test_blazeface_static_int8_climbs_to_the_box_f1_budget(blazeface_int8: ExportResult) -> None:
     gate = blazeface_int8.report["gate"]
     assert gate["metric"] == "box_f1"
@@ -189,6 +200,8 @@ def test_blazeface_static_int8_climbs_to_the_box_f1_budget(blazeface_int8: Expor
         assert "slower than fp32" in blazeface_int8.report["warnings"][0]
 
 
+@pytest.mark.heavy
+@pytest.mark.timeout(HEAVY_TIMEOUT_S)
 def test_yolo_head_gets_float_outputs_then_passes_with_16_bit_activations(yolo_int8: ExportResult) -> None:
     """YOLOv8 concatenates boxes (0-640 px) and class scores (0-1) into one output: one 8-bit scale
     for both wipes the scores. Leaving the head's last node in float fixes that at int8 speed."""
@@ -202,7 +215,17 @@ def test_yolo_head_gets_float_outputs_then_passes_with_16_bit_activations(yolo_i
     assert floated["value"] >= 0.8  # measured 0.875
     assert gate["passed"] is True
     assert gate["value"] >= 0.95
+    assert gate["rungs"][-1]["rung"] == "uint16 activations"
+    assert gate["skipped_rungs"] == sorted(
+        ["uint8 weights", "calibration percentile", "calibration entropy", "bias correction"]
+    )
     m = verify_bundle(yolo_int8.bundle.root).manifest
     assert m.task == "detection"
     assert m.postprocess.kind == "yolo"
     assert m.quantization.excluded_nodes  # the float head travels with the bundle
+    # an Ultralytics export says so in its metadata: its predictor letterboxes on grey 114, and the
+    # metadata names the classes
+    assert m.preprocess is not None
+    assert (m.preprocess.resize, m.preprocess.pad_value) == ("letterbox", 114)
+    assert yolo_int8.report["preprocess"]["resize_from"] == "source"
+    assert m.postprocess.labels == ["Normal", "Fall"]
