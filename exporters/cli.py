@@ -1,7 +1,7 @@
 """`edge-export`: build a bundle from a model; keygen, sign and verify bundles.
 
 Exit codes: 0 ok, 1 failure (a missed accuracy gate included: the report is printed, no bundle),
-2 usage. Progress bars go to stderr; `--json` prints the report as JSON on stdout.
+2 usage. Progress bars go to stderr when it is a terminal; `--json` prints the report as JSON on stdout.
 """
 
 from __future__ import annotations
