@@ -2,7 +2,7 @@
 
 The bash block after the `worked-example` marker is taken from the doc itself and run in an empty
 directory with this venv's commands first on PATH, so the doc cannot drift from what works. The
-only change: the broker's port 1883 becomes a free one, so the test never meets a broker already
+only change: the broker's port 1884 becomes a free one, so the test never meets a broker already
 running on this machine.
 """
 
@@ -54,7 +54,7 @@ def test_worked_example_runs_to_a_signed_bundle_in_the_agent(tmp_path: Path) -> 
     pytest.importorskip("skimage", reason="the demo extra")
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         pytest.skip("mosquitto is not installed (apt-get install mosquitto; .ci/run does)")
-    script = worked_example().replace("1883", str(_free_port()))
+    script = worked_example().replace("1884", str(_free_port()))
     bindir = str(Path(sys.executable).parent)
     env = {
         **os.environ,
