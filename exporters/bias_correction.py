@@ -138,7 +138,9 @@ def correct_bias(fp32: Path, qdq: Path, dst: Path, feeds: list[Feed], *, progres
     producer = {o: n for n in graph.node for o in n.output}
     nodes = [n for n in graph.node if n.op_type in _OPS and n.name in ref and len(n.input) > 2 and n.input[2]]
     shifts: list[float] = []
-    for node in tqdm(nodes, desc="bias correction", file=sys.stderr, disable=not progress, leave=False):
+    for node in tqdm(
+        nodes, desc="bias correction", file=sys.stderr, disable=None if progress else True, leave=False
+    ):
         target = _bias(node.input[2], inits, producer)
         if target is None:
             continue

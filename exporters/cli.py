@@ -1,7 +1,7 @@
 """`edge-export`: build a bundle from a model; keygen, sign and verify bundles.
 
 Exit codes: 0 ok, 1 failure (a missed accuracy gate included: the report is printed, no bundle),
-2 usage. Progress bars go to stderr; `--json` prints the report as JSON on stdout.
+2 usage. Progress bars go to stderr when it is a terminal; `--json` prints the report as JSON on stdout.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EdgeAgentError
 from exporters import __version__
 from exporters.errors import ExportError, GateFailedError, UsageError
+from exporters.ladder import RUNG_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--calib", type=Path, help="calibration data: image folder, .npy, .npz or .txt")
     b.add_argument("--holdout", type=Path, help="held-out data for the gate (default: 1 in 4 of --calib)")
     b.add_argument("--preprocess", help="image preset: imagenet, unit, signed, none")
+    b.add_argument(
+        "--resize",
+        choices=["stretch", "letterbox"],
+        help="how an image is fitted to the input, recorded in the manifest and used by the gate "
+        "(default: what the source's own code does where known, else stretch)",
+    )
+    b.add_argument("--pad-value", type=int, help="letterbox padding grey level 0..255 (default 114)")
     b.add_argument("--labels", type=Path, help="text file, one class label per line")
     b.add_argument("--max-drop", type=float, help="largest accepted metric drop vs fp32 (e.g. 0.03)")
     b.add_argument(
@@ -74,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override the target profile's quantization mode",
     )
     b.add_argument("--no-ladder", dest="ladder", action="store_false", help="fail on the recipe alone")
+    b.add_argument(
+        "--skip-rung",
+        action="append",
+        default=[],
+        choices=RUNG_NAMES,
+        metavar="RUNG",
+        help=f"a ladder rung not to try (repeatable): {', '.join(RUNG_NAMES)}",
+    )
     b.add_argument("--static-dim", type=_dim, action="append", default=[], help="NAME=SIZE for static shapes")
     b.add_argument("--key", type=Path, help="ed25519 private key (PEM) to sign the bundle")
     b.add_argument("--archive", action="store_true", help=f"also pack the bundle into one {SUFFIX} file")
@@ -107,6 +123,10 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(report, indent=2, default=str))
         return
     gate = report.get("gate", {})
+    pre = report.get("preprocess")
+    if pre:
+        pad = f" on grey {pre['pad_value']}" if "pad_value" in pre else ""
+        print(f"  preprocess {pre['preset']}, {pre['resize']}{pad} (resize from the {pre['resize_from']})")
     for r in gate.get("rungs", []):
         mark = "PASS" if r["passed"] else ("slow" if r.get("too_slow") else "miss")
         speed = f"{r['latency']['speedup']:.2f}x" if r.get("latency") else ""
@@ -140,11 +160,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         calib=args.calib,
         holdout=args.holdout,
         preprocess=args.preprocess,
+        resize=args.resize,
+        pad_value=args.pad_value,
         labels=args.labels,
         max_drop=args.max_drop,
         min_speedup=args.min_speedup,
         quantize=args.quantize,
         ladder=args.ladder,
+        skip_rungs=frozenset(args.skip_rung),
         key=args.key,
         archive=args.archive,
         force=args.force,

@@ -1,8 +1,9 @@
 """Calibration and held-out data: image folders, .npy/.npz arrays, text lines → model feeds.
 
-Every sample becomes one feed dict at batch 1, shaped for the model's inputs. Images are
-preprocessed exactly as the bundle's PreprocessConfig says, so what is measured here is what the
-device will see. `fingerprint` hashes the samples so a bundle records which data calibrated it.
+Every sample becomes one feed dict at batch 1, shaped for the model's inputs. Images go through
+the agent's own Preprocessor with the bundle's PreprocessConfig (resize mode, padding, colour,
+scale, layout, dtype), so what is calibrated and gated here is what the device will see.
+`fingerprint` hashes the samples so a bundle records which data calibrated it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.config.models import PreprocessConfig
+from edge_agent.errors import ModelError
+from edge_agent.inference.preprocess import ORT_TYPES, Preprocessor
 from exporters.errors import DataError
 from exporters.sources import Feed
 
@@ -29,45 +32,61 @@ PRESETS: dict[str, PreprocessConfig] = {
 }
 
 
-def preprocess_image(bgr: np.ndarray, cfg: PreprocessConfig, size: tuple[int, int]) -> np.ndarray:
-    """One decoded BGR uint8 image → a batch-1 tensor as `cfg` describes (size is width, height)."""
-    import cv2
+# numpy dtype names (the pipeline's input specs) -> the onnxruntime type strings the agent reads.
+_ORT_TYPES = {v: k for k, v in ORT_TYPES.items()}
 
+
+def image_preprocessor(
+    cfg: PreprocessConfig, shape: list[int | str], dtype: str = "float32", size: tuple[int, int] = (224, 224)
+) -> Preprocessor:
+    """The agent's own Preprocessor for a model input of `shape` and numpy `dtype`.
+
+    The exporter calibrates, gates and writes golden inputs with exactly the code the device runs on
+    every frame (edge_agent/inference/preprocess.py), so the two cannot drift. Dynamic height/width
+    take `cfg.size`, else `size` (width, height).
+    """
     w, h = cfg.size or size
-    if cfg.resize == "letterbox":
-        r = min(w / bgr.shape[1], h / bgr.shape[0])
-        nw, nh = round(bgr.shape[1] * r), round(bgr.shape[0] * r)
-        canvas = np.full((h, w, 3), cfg.pad_value, np.uint8)
-        top, left = (h - nh) // 2, (w - nw) // 2
-        canvas[top : top + nh, left : left + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
-        img: np.ndarray = canvas
-    else:
-        img = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
-    if cfg.color == "rgb":
-        img = img[..., ::-1]
-    elif cfg.color == "gray":
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
-    x: np.ndarray = img.astype(np.float32) * np.float32(cfg.scale)
-    ch = x.shape[-1]
-    x = (x - np.asarray(cfg.mean[:ch], np.float32)) / np.asarray(cfg.std[:ch], np.float32)
-    if cfg.layout == "nchw":
-        x = x.transpose(2, 0, 1)
-    return np.ascontiguousarray(x[None]).astype(cfg.dtype)
+    ch = 1 if cfg.color == "gray" else 3
+    nchw = cfg.layout == "nchw"
+    dims: list[int | str] = list(shape) if len(shape) == 4 else [1, ch, h, w] if nchw else [1, h, w, ch]
+    hi, wi = (2, 3) if nchw else (1, 2)
+    for i, fixed in ((hi, h), (wi, w)):
+        if not (isinstance(dims[i], int) and int(dims[i]) > 0):
+            dims[i] = fixed  # a dynamic side: the size the config (or the default) gives
+    ort_type = _ORT_TYPES.get(dtype)
+    if ort_type is None:
+        raise DataError(f"image input: expected one of {', '.join(_ORT_TYPES)}, got dtype {dtype}")
+    try:
+        return Preprocessor(cfg, dims, ort_type)
+    except ModelError as exc:
+        raise DataError(str(exc)) from exc
 
 
-def _images(folder: Path, input_name: str, shape: list[int | str], cfg: PreprocessConfig) -> Iterator[Feed]:
+def preprocess_image(bgr: np.ndarray, cfg: PreprocessConfig, size: tuple[int, int]) -> np.ndarray:
+    """One decoded BGR uint8 image → a batch-1 tensor as `cfg` describes (size is width, height),
+    through the agent's Preprocessor."""
+    tensor, _ = image_preprocessor(cfg, [], cfg.dtype, size)(bgr)
+    return tensor
+
+
+def _images(
+    folder: Path, input_name: str, shape: list[int | str], cfg: PreprocessConfig, dtype: str = "float32"
+) -> Iterator[Feed]:
     import cv2
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
-    hw = shape[2:4] if cfg.layout == "nchw" else shape[1:3]
-    size = (hw[1], hw[0]) if all(isinstance(v, int) and v > 0 for v in hw) else (224, 224)
+    pre = image_preprocessor(cfg, shape, dtype)
     for p in files:
         bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if bgr is None:
             raise DataError(f"{p}: not a readable image")
-        yield {input_name: preprocess_image(bgr, cfg, (int(size[0]), int(size[1])))}
+        try:
+            tensor, _ = pre(bgr)
+        except ModelError as exc:
+            raise DataError(f"{p}: {exc}") from exc
+        yield {input_name: tensor}
 
 
 def _text(
@@ -122,7 +141,7 @@ def load_samples(
             raise DataError(
                 f"{path}: images need preprocessing settings (--preprocess imagenet, unit, signed)"
             )
-        it: Iterator[Feed] = _images(path, names[0], inputs[0][1], preprocess)
+        it: Iterator[Feed] = _images(path, names[0], inputs[0][1], preprocess, inputs[0][2])
     elif path.suffix in (".npy", ".npz"):
         it = _arrays(path, names)
     elif path.suffix == ".txt":

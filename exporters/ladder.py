@@ -28,6 +28,19 @@ from exporters.sources import Feed
 log = logging.getLogger(__name__)
 
 SENSITIVE_STEPS = (3, 10)
+# Every rung a ladder may climb, by the name the report gives it ("exclude" covers both
+# "exclude N most sensitive" rungs): what `skip` in climb() and `--skip-rung` accept.
+RUNG_NAMES = (
+    "per-channel",
+    "float outputs",
+    "uint8 weights",
+    "calibration percentile",
+    "calibration entropy",
+    "bias correction",
+    "uint16 activations",
+    "MatMul only",
+    "exclude",
+)
 SENSITIVITY_SAMPLES = 8
 ACTIVATIONS = frozenset({"Clip", "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"})
 
@@ -155,12 +168,15 @@ def climb(
     progress: bool = True,
     timer: Timer | None = None,
     min_speedup: float | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> LadderResult:
     """Try `start`, then rungs until one meets 1 - value <= max_drop; return every rung tried.
 
     With `timer`, every rung also reports its latency and speed-up over fp32 (`latency`), so the
     report shows what each rung's accuracy costs. With `min_speedup` too, a rung passes only when it
     is also at least that much faster than fp32; one accurate enough but slower is `too_slow`.
+    Rungs named in `skip` (RUNG_NAMES) are not tried: for a model whose cost per rung is known to
+    be high and whose answer from those rungs is known.
     """
     if min_speedup is not None and timer is None:
         raise ExportError("a speed-up budget needs the rungs timed")
@@ -199,13 +215,20 @@ def climb(
     if attempt("recipe", start).passed or not ladder:
         return LadderResult(rungs, best)
     for name, change in _next_rungs(start, formats, output_nodes(fp32)):
+        if name in skip:
+            continue
         base = best.spec if best is not None else start
         spec = change(base)
         if spec is None:
             continue
         if attempt(name, spec).passed:
             return LadderResult(rungs, best)
-    if start.mode in ("static-qdq", "qnn-a16w8") and best is not None and best.path is not None:
+    if (
+        "exclude" not in skip
+        and start.mode in ("static-qdq", "qnn-a16w8")
+        and best is not None
+        and best.path is not None
+    ):
         ranked = sensitive_nodes(fp32, best.path, calib[:SENSITIVITY_SAMPLES], workdir)
         base = best.spec
         for k in SENSITIVE_STEPS:

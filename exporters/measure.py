@@ -68,7 +68,9 @@ def time_runs(
     for _ in range(warmup):
         sess.run(None, feed)
     times = []
-    for _ in tqdm(range(max(runs, 1)), desc=desc, file=sys.stderr, leave=False, disable=desc is None):
+    for _ in tqdm(
+        range(max(runs, 1)), desc=desc, file=sys.stderr, leave=False, disable=True if desc is None else None
+    ):
         t0 = time.perf_counter()
         sess.run(None, feed)
         times.append((time.perf_counter() - t0) * 1000)

@@ -44,7 +44,9 @@ def run(path: Path, feeds: list[Feed], *, threads: int = 2, desc: str | None = N
     names = [o.name for o in sess.get_outputs()]
     wanted = {i.name for i in sess.get_inputs()}
     out: Outputs = []
-    for feed in tqdm(feeds, desc=desc or path.stem, file=sys.stderr, leave=False, disable=desc is None):
+    for feed in tqdm(
+        feeds, desc=desc or path.stem, file=sys.stderr, leave=False, disable=True if desc is None else None
+    ):
         values = sess.run(None, {k: v for k, v in feed.items() if k in wanted})
         out.append(dict(zip(names, values, strict=True)))
     return out

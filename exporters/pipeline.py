@@ -33,7 +33,7 @@ from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
-from exporters.ladder import LadderResult, Rung, climb
+from exporters.ladder import RUNG_NAMES, LadderResult, Rung, climb
 from exporters.measure import measure, quick_latency
 from exporters.metrics import (
     DEFAULT_MAX_DROP,
@@ -75,11 +75,14 @@ class ExportOptions:
     calib: Path | None = None
     holdout: Path | None = None
     preprocess: str | None = None
+    resize: str | None = None  # stretch | letterbox; default: what the source's own code does, else stretch
+    pad_value: int | None = None  # letterbox padding grey level; default: the source's, else 114
     labels: Path | None = None
     max_drop: float | None = None
     min_speedup: float | None = None
     quantize: str | None = None
     ladder: bool = True
+    skip_rungs: frozenset[str] = frozenset()  # ladder rungs not to try (exporters.ladder.RUNG_NAMES)
     key: Path | None = None
     archive: bool = False
     force: bool = False
@@ -111,12 +114,22 @@ def _io(path: Path) -> tuple[list[tuple[str, list[int | str], str]], list[tuple[
     return [spec(i) for i in sess.get_inputs()], [spec(o) for o in sess.get_outputs()]
 
 
+RESIZE_MODES = ("stretch", "letterbox")
+
+
 def _preprocess(
     opts: ExportOptions, loaded: Loaded, inputs: list[tuple[str, list[int | str], str]]
-) -> PreprocessConfig | None:
+) -> tuple[PreprocessConfig | None, dict[str, Any]]:
+    """The image preprocessing the bundle records and the gate measures with, and where it came from."""
     preset = opts.preprocess or loaded.preprocess_preset
+    if opts.resize is not None and opts.resize not in RESIZE_MODES:
+        raise UsageError(f"--resize {opts.resize}: expected one of {', '.join(RESIZE_MODES)}")
+    if opts.pad_value is not None and not 0 <= opts.pad_value <= 255:
+        raise UsageError(f"--pad-value {opts.pad_value}: expected a grey level 0..255")
     if preset in (None, "none") or loaded.text_dir is not None:
-        return None
+        if opts.resize is not None or opts.pad_value is not None:
+            raise UsageError("--resize/--pad-value apply to image inputs: give --preprocess too")
+        return None, {}
     if preset not in PRESETS:
         raise UsageError(f"--preprocess {preset}: expected one of {', '.join(PRESETS)} or none")
     shape = inputs[0][1]
@@ -125,7 +138,16 @@ def _preprocess(
     size = (
         (int(hw[1]), int(hw[0])) if len(hw) == 2 and all(isinstance(v, int) and v > 0 for v in hw) else None
     )
-    return PRESETS[preset].model_copy(update={"size": size, "layout": layout})
+    resize = opts.resize or loaded.resize or "stretch"
+    pad = opts.pad_value if opts.pad_value is not None else (loaded.pad_value or 114)
+    origin = "option" if opts.resize else ("source" if loaded.resize else "default")
+    cfg = PRESETS[preset].model_copy(
+        update={"size": size, "layout": layout, "resize": resize, "pad_value": pad}
+    )
+    note: dict[str, Any] = {"preset": preset, "resize": resize, "resize_from": origin}
+    if resize == "letterbox":
+        note["pad_value"] = pad
+    return cfg, note
 
 
 def _random_feed(inputs: list[tuple[str, list[int | str], str]], max_length: int) -> Feed:
@@ -206,6 +228,8 @@ def _gate(
     gate: dict[str, Any] = {"max_drop": max_drop, "holdout_n": len(held)}
     if opts.min_speedup is not None:
         gate["min_speedup"] = opts.min_speedup
+    if opts.skip_rungs:
+        gate["skipped_rungs"] = sorted(opts.skip_rungs)
     if loaded.reference is not None:
         conv = label_agreement(loaded.reference(held), ref)
         gate["conversion"] = conv
@@ -255,6 +279,7 @@ def _gate(
         progress=opts.progress,
         timer=timer if opts.measure else None,
         min_speedup=opts.min_speedup,
+        skip=opts.skip_rungs,
     )
     gate["rungs"] = [r.report() for r in result.rungs]
     best = result.best
@@ -282,6 +307,9 @@ def export_model(opts: ExportOptions) -> ExportResult:
         raise UsageError(
             "--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)"
         )
+    unknown = sorted(set(opts.skip_rungs) - set(RUNG_NAMES))
+    if unknown:
+        raise UsageError(f"--skip-rung {unknown[0]}: expected one of {', '.join(RUNG_NAMES)}")
     profile: HardwareProfile = load_profile(opts.target)
     key = load_private_key(opts.key) if opts.key else None
     with tempfile.TemporaryDirectory(prefix="edge-export-") as tmp:
@@ -304,7 +332,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
         )
         fp32 = prepared.path
         inputs, outputs = _io(fp32)
-        pre = _preprocess(opts, loaded, inputs)
+        pre, pre_note = _preprocess(opts, loaded, inputs)
 
         calib, held = _data(opts, loaded, inputs, pre, mode)
         spec = QuantSpec.from_recipe(
@@ -346,6 +374,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
                 "fixed_dims": prepared.fixed_dims,
                 "ort_optimized": prepared.optimized,
             },
+            **({"preprocess": pre_note} if pre_note else {}),
             "data": {
                 "calib_n": len(calib),
                 "holdout_n": len(held),

@@ -56,7 +56,9 @@ class FeedReader:
     def __init__(self, feeds: list[Feed], desc: str = "calibrate", progress: bool = True) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=len(feeds), desc=desc, file=sys.stderr, disable=not progress, leave=False)
+        self._bar = tqdm(
+            total=len(feeds), desc=desc, file=sys.stderr, disable=None if progress else True, leave=False
+        )
         self._it = iter(feeds)
 
     def get_next(self) -> Feed | None:

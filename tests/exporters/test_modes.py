@@ -170,32 +170,50 @@ def test_static_text_model_pads_every_sentence_to_the_fixed_length(tmp_path: Pat
         assert z["attention_mask"].sum() < 32  # a short sentence, padded
 
 
+def _fixed_latency(monkeypatch: pytest.MonkeyPatch, fp32_ms: float, variant_ms: float) -> None:
+    """The rungs' timings as an injected fault: fp32 and every variant take what the test says, so
+    a --min-speedup test never depends on how busy the machine is."""
+
+    def timer(path: Path, _feed: object, **_kw: object) -> dict[str, float]:
+        ms = fp32_ms if path.name == "fp32.onnx" else variant_ms
+        return {"p50_ms": ms, "p95_ms": ms}
+
+    monkeypatch.setattr("exporters.pipeline.quick_latency", timer)
+
+
 def test_min_speedup_turns_an_accurate_but_slow_rung_into_a_miss(
-    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path
+    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--min-speedup: every rung is accurate enough (max_drop 1) and none is 1000x faster than fp32,
-    so each is marked too_slow, the whole ladder runs, and the export fails saying why."""
+    """--min-speedup: every rung is accurate enough (max_drop 1) but, by the injected timings, half
+    as fast as fp32, so each is marked too_slow, the whole ladder runs, and the export fails saying
+    why."""
+    _fixed_latency(monkeypatch, fp32_ms=10.0, variant_ms=20.0)
     with pytest.raises(GateFailedError) as info:
-        _small(mobilenet_onnx, crops, tmp_path / "slow", max_drop=1.0, min_speedup=1000.0)
+        _small(mobilenet_onnx, crops, tmp_path / "slow", max_drop=1.0, min_speedup=1.0)
     gate = info.value.report["gate"]
-    assert gate["min_speedup"] == 1000.0
+    assert gate["min_speedup"] == 1.0
     assert gate["passed"] is False
     rungs = gate["rungs"]
     assert len(rungs) > 5  # it climbed: speed is part of passing
     assert all(r["too_slow"] and not r["passed"] for r in rungs)
-    assert all(0 < r["latency"]["speedup"] < 1000 for r in rungs)
-    assert "met the accuracy budget but not --min-speedup 1000" in str(info.value)
+    assert all(r["latency"]["speedup"] == 0.5 for r in rungs)
+    assert "met the accuracy budget but not --min-speedup 1 (the fastest of them 0.50x" in str(info.value)
     assert not (tmp_path / "slow").exists()
 
 
 def test_min_speedup_met_passes_and_is_recorded(
-    mobilenet_onnx: Path, crops: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mobilenet_onnx: Path,
+    crops: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    r = _small(mobilenet_onnx, crops, tmp_path / "fast", max_drop=1.0, min_speedup=0.01)
+    _fixed_latency(monkeypatch, fp32_ms=10.0, variant_ms=5.0)
+    r = _small(mobilenet_onnx, crops, tmp_path / "fast", max_drop=1.0, min_speedup=1.5)
     gate = r.report["gate"]
     assert gate["passed"] is True
     assert [x["rung"] for x in gate["rungs"]] == ["recipe"]
-    assert gate["rungs"][0]["latency"]["speedup"] >= 0.01
+    assert gate["rungs"][0]["latency"] == {"p50_ms": 5.0, "p95_ms": 5.0, "speedup": 2.0, "fp32_p50_ms": 10.0}
     assert "too_slow" not in gate["rungs"][0]
     rc = main(["build", str(mobilenet_onnx), "-o", str(tmp_path / "bad"), "--min-speedup", "0"])
     assert rc == 2
