@@ -35,7 +35,7 @@ class Wire:
             self.sent.append((self._mid, topic, json.loads(payload)))
             return self._mid
 
-    def wait(self, n: int, timeout: float = 5.0) -> bool:
+    def wait(self, n: int, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
         while len(self.sent) < n and time.monotonic() < deadline:
             time.sleep(0.01)
