@@ -132,8 +132,7 @@ class PostgresStore:
             import psycopg
         except ImportError as exc:
             raise FleetError(
-                "PostgreSQL needs psycopg: pip install 'onnx-edge-agent[fleet]' "
-                "(from a clone: '.[fleet]')"
+                "PostgreSQL needs psycopg: pip install 'onnx-edge-agent[fleet]' (from a clone: '.[fleet]')"
             ) from exc
         try:
             self._db = psycopg.connect(dsn, autocommit=True)
