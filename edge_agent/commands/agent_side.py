@@ -22,6 +22,7 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import CommandError, ConfigError
 from edge_agent.stats.report import StatsReporter
 from edge_agent.stats.system import SystemReader
+from edge_agent.topics import update_topic
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
@@ -215,7 +216,7 @@ class DeviceFleet:
         self.agent.publisher.publish(topic, payload, qos=1, retain=retain)
 
     def _report_update(self, msg: dict[str, Any]) -> None:
-        self._publish(f"{self.prefix}/{self.agent.device}/update", msg)
+        self._publish(update_topic(self.prefix, self.agent.device), msg)
 
     def attach(self) -> None:
         """Call before agent.publisher.start(): subscriptions are made on every connect."""

@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from edge_agent.bundle.archive import pack
 from edge_agent.errors import FleetError
 from edge_agent.fleet.send import Requester
+from edge_agent.topics import device_filter
 
 
 @dataclass(slots=True)
@@ -44,7 +45,7 @@ class UpdateWatcher:
     def __init__(self, client: mqtt.Client, prefix: str) -> None:
         self._final: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
-        self.filter = f"{prefix}/+/update"
+        self.filter = device_filter(prefix, "update")
         client.message_callback_add(self.filter, self._on_message)
         done = threading.Event()
         client.on_subscribe = lambda *_a: done.set()
