@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__
-from edge_agent.commands.agent_side import DeviceFleet
 from edge_agent.config.models import AgentConfig, PipelineConfig
+from edge_agent.device_fleet import DeviceFleet
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox

@@ -1,6 +1,10 @@
 """The agent's fleet side, wired to one running Agent: commands (AgentBridge implements AgentControl),
 model updates, Home Assistant discovery, rich stats and the optional /metrics endpoint.
 
+Beside agent.py and outside the feature packages it wires (commands, update, ha, metrics, stats), so
+none of them imports another's wiring: `update` builds on `commands.control`, and only this module
+knows both.
+
 `DeviceFleet(agent, config_path).attach()` is all the agent needs: it subscribes through the agent's
 MqttPublisher (so subscriptions come back after reconnects) and publishes through it.
 """
