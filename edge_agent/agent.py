@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__
-from edge_agent.commands.agent_side import DeviceFleet
 from edge_agent.config.models import AgentConfig, PipelineConfig
+from edge_agent.device_fleet import DeviceFleet
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline.runner import STOP_GRACE_S, Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.topics import stats_topic
 from edge_agent.update.service import with_installed_bundle
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ class Agent:
         """First report FIRST_STATS_S after start, then every interval; a report due while the
         broker is unreachable goes out as soon as it is back (so `fleet watch` never waits a full
         interval for figures)."""
-        topic = f"{self.cfg.mqtt.prefix}/{self.device}/stats"
+        topic = stats_topic(self.cfg.mqtt.prefix, self.device)
         wait = min(FIRST_STATS_S, self.cfg.stats_interval_s)
         while not self._stop.wait(wait):
             if not self.publisher.connected:

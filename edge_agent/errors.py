@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Ctrl-C that reaches a CLI entry point (edge-agent, edge-export): 128 + SIGINT, the shell's convention.
+EXIT_INTERRUPTED = 130
+
 
 class EdgeAgentError(Exception):
     """Base class: anything the agent refuses, with a message a person can act on."""

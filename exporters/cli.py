@@ -1,7 +1,8 @@
 """`edge-export`: build a bundle from a model; keygen, sign and verify bundles.
 
 Exit codes: 0 ok, 1 failure (a missed accuracy gate included: the report is printed, no bundle),
-2 usage. Progress bars go to stderr when it is a terminal; `--json` prints the report as JSON on stdout.
+2 usage, 130 interrupted (Ctrl-C, as `edge-agent`). Progress bars go to stderr when it is a terminal;
+`--json` prints the report as JSON on stdout.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from edge_agent.bundle.archive import SUFFIX, unpack
 from edge_agent.bundle.sign import load_private_key, sign_bundle, write_keypair
 from edge_agent.bundle.verify import load_public_key, verify_bundle
-from edge_agent.errors import EdgeAgentError
+from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
@@ -246,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edge-export: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 1
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

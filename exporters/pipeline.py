@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from edge_agent.bundle.archive import SUFFIX, pack
+from edge_agent.bundle.dtypes import ORT_TO_NUMPY
 from edge_agent.bundle.manifest import TensorSpec, TextSpec
 from edge_agent.bundle.sign import load_private_key
 from edge_agent.bundle.verify import Bundle
@@ -28,7 +29,7 @@ from edge_agent.config.models import (
     PreprocessConfig,
     RawPost,
 )
-from edge_agent.doctor.probe import host_cpu
+from edge_agent.hardware.cpu import host_cpu
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
 from exporters.data import PRESETS, fingerprint, load_samples, split
@@ -49,16 +50,6 @@ from exporters.sources import Feed, Loaded, SourceSpec, load_source
 from exporters.writer import write_bundle
 
 log = logging.getLogger(__name__)
-
-_DTYPES = {
-    "tensor(float)": "float32",
-    "tensor(float16)": "float16",
-    "tensor(int64)": "int64",
-    "tensor(int32)": "int32",
-    "tensor(uint8)": "uint8",
-    "tensor(int8)": "int8",
-    "tensor(bool)": "bool",
-}
 
 
 @dataclass(slots=True)
@@ -109,7 +100,7 @@ def _io(path: Path) -> tuple[list[tuple[str, list[int | str], str]], list[tuple[
 
     def spec(v: Any) -> tuple[str, list[int | str], str]:
         shape = [d if isinstance(d, int) else str(d) for d in v.shape]
-        return v.name, shape, _DTYPES.get(v.type, "float32")
+        return v.name, shape, ORT_TO_NUMPY.get(v.type, "float32")
 
     return [spec(i) for i in sess.get_inputs()], [spec(o) for o in sess.get_outputs()]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("torch", "optimum", "transformers", "onnxscript", "skl2onnx", "tflite2onnx", "tensorflow", "sklearn")
 
@@ -20,3 +21,21 @@ print(",".join(heavy))
 def test_importing_every_edge_agent_module_pulls_no_export_library() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE, *HEAVY], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"edge_agent imported: {out.stdout.strip()}"
+
+
+WALKED = """
+import pkgutil
+import edge_agent
+print("\\n".join(m.name for m in pkgutil.walk_packages(edge_agent.__path__, "edge_agent.")))
+"""
+
+
+def test_the_import_walk_reaches_every_module_on_disk() -> None:
+    """A folder without `__init__.py` is skipped by the walk above: every module must be reached."""
+    root = Path(__file__).resolve().parent.parent / "edge_agent"
+    on_disk = {
+        ".".join(("edge_agent", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+        for p in root.rglob("*.py")
+    } - {"edge_agent"}
+    out = subprocess.run([sys.executable, "-c", WALKED], capture_output=True, text=True, check=True)
+    assert on_disk - set(out.stdout.split()) == set()

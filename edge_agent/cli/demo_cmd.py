@@ -21,6 +21,7 @@ from typing import Any
 
 from edge_agent.demo.video import LABELS
 from edge_agent.errors import EdgeAgentError
+from edge_agent.topics import pipeline_topic
 
 
 def register(sub: Any) -> None:
@@ -121,7 +122,7 @@ def _subscribe(host: str, port: int, protocol: str, printer: _Printer) -> Any:
         protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
     )
     sub.on_message = printer.on_message
-    sub.on_connect = lambda c, *_a: c.subscribe("edge/demo-device/+/results", qos=1)
+    sub.on_connect = lambda c, *_a: c.subscribe(pipeline_topic("edge", "demo-device", "+", "results"), qos=1)
     try:
         sub.connect(host, port)
     except OSError as exc:

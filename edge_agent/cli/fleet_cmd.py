@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,19 @@ def register(sub: Any) -> None:
     s.add_argument("--sign-key", type=Path, help="ed25519 private key (PEM) to sign the command")
     s.set_defaults(func=handle_send)
 
-    from edge_agent.fleet.deploy import register_deploy
-
-    register_deploy(fsub, _broker_args)
+    d = fsub.add_parser("deploy", help="deploy a model bundle to devices; prints one outcome per device")
+    _broker_args(d)
+    d.add_argument("bundle", type=Path, help="bundle directory or .bundle.tgz")
+    d.add_argument("--pipeline", required=True, help="pipeline to update on each device")
+    d.add_argument("--device", action="append", default=[], help="target device (repeatable)")
+    d.add_argument("--group", type=Path, help="file with one device id per line")
+    d.add_argument(
+        "--url", help="devices download from this URL (sha256 computed here); default: MQTT chunks"
+    )
+    d.add_argument("--chunk-size", type=int, default=256 * 1024, help="bytes per MQTT chunk")
+    d.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each device's outcome")
+    d.add_argument("--json", action="store_true", help="one JSON object per device")
+    d.set_defaults(func=handle_deploy)
 
 
 def broker_options(args: argparse.Namespace) -> Any:
@@ -242,3 +253,37 @@ def handle_send(args: argparse.Namespace) -> int:
         disconnect(client)
     print(json.dumps(reply, indent=2))
     return 0 if reply.get("ok") else 1
+
+
+def handle_deploy(args: argparse.Namespace) -> int:
+    from edge_agent.fleet.client import connect, disconnect
+    from edge_agent.fleet.deploy import Outcome, deploy, read_group
+
+    devices = list(args.device) + (read_group(args.group) if args.group else [])
+    if not devices:
+        print("edge-agent: give --device or --group", file=sys.stderr)
+        return 2
+
+    def show(o: Outcome) -> None:
+        if args.json:
+            print(json.dumps(asdict(o)), flush=True)
+        else:
+            detail = f" at {o.step}: {o.reason}" if not o.ok else ""
+            print(f"{o.device}: {o.state}{detail}", flush=True)
+
+    client = connect(broker_options(args), role="deploy")
+    try:
+        outcomes = deploy(
+            client,
+            args.bundle,
+            devices,
+            args.pipeline,
+            prefix=args.prefix,
+            url=args.url,
+            chunk_size=args.chunk_size,
+            timeout=args.timeout,
+            on_outcome=show,
+        )
+    finally:
+        disconnect(client)
+    return 0 if all(o.ok for o in outcomes) else 1

@@ -1,6 +1,8 @@
 """Entry point for `edge-agent`. Commands register themselves; errors become one line and an exit code.
 
-Exit codes: 0 ok, 1 failure, 2 usage.
+Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C reaching here: 128 + SIGINT, the shell's
+convention; `edge-export` answers the same). `edge-agent run` handles SIGINT and SIGTERM itself as a clean
+stop and exits 0 (docs/reliability.md, Shutdown).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from edge_agent import __version__
-from edge_agent.errors import EdgeAgentError
+from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 
 # Each module defines `register(subparsers)` and sets `func` on its parsers: add a line to add a command.
 COMMAND_MODULES = (
@@ -58,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edge-agent: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 0
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -2,6 +2,6 @@
 
 Modules: control (the AgentControl protocol), schema (verbs and arguments), handler (CommandHandler),
 signing (ed25519-signed commands), mqtt (CommandServer), config_patch (`set`), settings (the `fleet:`
-config block), agent_side (wiring to a running Agent). Nothing is imported here, so the config schema
-can import `settings` without pulling in the rest.
+config block); the wiring to a running Agent is edge_agent/device_fleet.py. Nothing is imported here,
+so the config schema can import `settings` without pulling in the rest.
 """

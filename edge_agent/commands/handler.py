@@ -23,6 +23,7 @@ from edge_agent.commands.control import AgentControl, UpdateService
 from edge_agent.commands.schema import ARGS, ENVELOPE_KEYS, MAX_PAYLOAD, MAX_SMALL_PAYLOAD, VERBS
 from edge_agent.commands.signing import CommandVerifier
 from edge_agent.errors import CommandError, EdgeAgentError
+from edge_agent.topics import command_topic
 
 log = logging.getLogger(__name__)
 REPLY_VERSION = 1
@@ -76,7 +77,7 @@ class CommandHandler:
 
     @property
     def subscription(self) -> str:
-        return f"{self.prefix}/{self.device}/cmd/+"
+        return command_topic(self.prefix, self.device, "+")
 
     def _reply(self, verb: str, ident: Any, **fields: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"v": REPLY_VERSION, "device": self.device, "verb": verb}

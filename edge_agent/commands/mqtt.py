@@ -7,7 +7,7 @@ the reply); without `reply_to` the reply goes to `<prefix>/<device>/reply/<verb>
 The boundary, held here for every message:
 - a retained command is never run: the subscription asks the broker not to send retained messages and to
   keep the retain flag on live ones (MQTT 5), and any message that still carries the flag is dropped;
-- a reply goes only to a valid topic outside the device's own namespace (edge_agent.fleet.topics); a
+- a reply goes only to a valid topic outside the device's own namespace (edge_agent.topics); a
   command asking for any other is refused, unrun, on `<prefix>/<device>/reply/<verb>`, and a reply that
   cannot be published is dropped, logged and counted, never handed to paho to be resent;
 - commands run one at a time on a supervised worker thread, so a slow `reload` never stalls paho's network
@@ -33,7 +33,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent.commands.handler import CommandHandler, RequestMeta
 from edge_agent.errors import CommandError
-from edge_agent.fleet.topics import reply_topic_problem, topic_problem
+from edge_agent.topics import reply_topic, reply_topic_problem, topic_problem
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -216,7 +216,7 @@ class CommandServer:
 
     # -- replies --------------------------------------------------------------------------------------
     def _default_topic(self, verb: str) -> str:
-        return f"{self.handler.prefix}/{self.handler.device}/reply/{verb}"
+        return reply_topic(self.handler.prefix, self.handler.device, verb)
 
     def _body(self, verb: str, payload: bytes) -> dict[str, Any] | None:
         try:

@@ -13,7 +13,7 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.config.reader import Loc, YamlDoc, dotted
 from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ConfigIssue
-from edge_agent.fleet.topics import DEVICE_LEVEL, topic_problem
+from edge_agent.topics import DEVICE_LEVEL, topic_problem
 
 # What the agent publishes or subscribes to under `<prefix>/<device>/` besides pipelines: a pipeline
 # named like one of these would have its results read as commands, replies or status.

@@ -11,23 +11,11 @@ import platform
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from edge_agent.hardware.cpu import INTERESTING_FLAGS, parse_cpuinfo
 
 # /sys/class/dmi/id files that name the machine (product_name alone is often a part number).
 DMI_FIELDS = ("sys_vendor", "product_name", "product_family", "product_version", "board_vendor", "board_name")
-# CPU features that change what a quantized model gains; doctor reports the ones present.
-INTERESTING_FLAGS = (
-    "asimd",
-    "asimddp",
-    "i8mm",
-    "sve",
-    "fphp",
-    "avx2",
-    "avx_vnni",
-    "avx512f",
-    "avx512_vnni",
-    "amx_int8",
-)
 _MACHINE_DIRS = ("proc", "sys", "dev", "etc")
 
 
@@ -125,40 +113,6 @@ def vars_of(d: Device) -> dict[str, object]:
     return {"path": d.path, "driver": d.driver, "group": d.group, "accessible": d.accessible}
 
 
-def _cpuinfo(text: str | None) -> tuple[str | None, int, set[str]]:
-    """(model name, logical CPUs, feature flags) from /proc/cpuinfo on x86 or Arm."""
-    if not text:
-        return None, 0, set()
-    names: dict[str, str] = {}
-    count = 0
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key, value = key.strip().lower(), value.strip()
-        if key == "processor":
-            count += 1
-        elif key in ("flags", "features"):
-            flags.update(value.split())
-        elif value and not value.isdigit():
-            names.setdefault(key, value)
-    # x86: "model name"; Arm boards: "Model" (Raspberry Pi) or "Hardware" (older kernels); x86's numeric
-    # "model" is skipped above.
-    model = names.get("model name") or names.get("model") or names.get("hardware")
-    return model, count, flags
-
-
-def host_cpu() -> dict[str, Any]:
-    """This machine's CPU as a build report records it: int8 speed and even int8 accuracy (u8s8
-    saturation without VNNI) depend on these features, so a measured figure needs them beside it."""
-    model, count, flags = _cpuinfo(Root().read("/proc/cpuinfo"))
-    return {
-        "arch": platform.machine(),
-        "model": model,
-        "logical_cpus": count,
-        "features": sorted(f for f in flags if f in INTERESTING_FLAGS),
-    }
-
-
 def _arch(root: Root, flags_text: str | None) -> str:
     """uname -m for the real root; for a fake tree, inferred from its cpuinfo."""
     if root.is_real:
@@ -220,7 +174,7 @@ def ort_info() -> tuple[str | None, list[str]]:
 def probe(root: Root, providers: list[str] | None = None) -> Facts:
     """Read the facts under `root`. `providers` overrides the ONNX Runtime query (tests of other builds)."""
     cpu_text = root.read("/proc/cpuinfo")
-    model, count, flags = _cpuinfo(cpu_text)
+    model, count, flags = parse_cpuinfo(cpu_text)
     facts = Facts(arch=_arch(root, cpu_text), cpu_model=model, cpu_count=count, cpu_flags=flags)
     dt_model = root.read("/proc/device-tree/model")
     facts.board_model = dt_model.strip("\x00\n ") if dt_model else None

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-from edge_agent.doctor.probe import INTERESTING_FLAGS, Facts
+from edge_agent.doctor.probe import Facts
+from edge_agent.hardware.cpu import INTERESTING_FLAGS
 
 Level = Literal["ok", "info", "warn", "error"]
 

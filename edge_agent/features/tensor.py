@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.bundle.dtypes import ort_types
 from edge_agent.errors import ModelError
 from edge_agent.pipeline.types import Letterbox
 
-_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+_DTYPES = {t: np.dtype(n).type for t, n in ort_types("float32", "float64", "float16").items()}
 
 
 class SignalPreprocessor:

@@ -20,6 +20,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.errors import FleetError
+from edge_agent.tls import TlsSetupError, configure_tls
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,15 @@ def make_client(opts: BrokerOptions, *, role: str = "fleet", clean_start: bool =
         client.username_pw_set(opts.username, opts.password)
     if opts.ca_file or opts.cert_file:
         try:
-            client.tls_set(
-                ca_certs=str(opts.ca_file) if opts.ca_file else None,
-                certfile=str(opts.cert_file) if opts.cert_file else None,
-                keyfile=str(opts.key_file) if opts.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
+            configure_tls(
+                client,
+                ca_file=opts.ca_file,
+                cert_file=opts.cert_file,
+                key_file=opts.key_file,
+                insecure=opts.insecure,
             )
-        except (OSError, ssl.SSLError, ValueError) as exc:
+        except TlsSetupError as exc:
             raise FleetError(f"TLS setup failed: {exc}") from exc
-        client.tls_insecure_set(opts.insecure)
     return client
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge_agent.fleet.store import Record, Store
-from edge_agent.fleet.topics import parse_pipeline_topic, pipeline_filter
+from edge_agent.topics import parse_pipeline_topic, pipeline_filter
 
 log = logging.getLogger(__name__)
 _STOP = object()

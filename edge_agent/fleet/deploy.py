@@ -7,17 +7,15 @@ report on `<prefix>/<device>/update` (done: ok / failed / rolled_back).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
-import sys
 import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import paho.mqtt.client as mqtt
 from edge_agent.bundle.archive import pack
 from edge_agent.errors import FleetError
 from edge_agent.fleet.send import Requester
+from edge_agent.topics import device_filter
 
 
 @dataclass(slots=True)
@@ -44,7 +43,7 @@ class UpdateWatcher:
     def __init__(self, client: mqtt.Client, prefix: str) -> None:
         self._final: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
-        self.filter = f"{prefix}/+/update"
+        self.filter = device_filter(prefix, "update")
         client.message_callback_add(self.filter, self._on_message)
         done = threading.Event()
         client.on_subscribe = lambda *_a: done.set()
@@ -162,53 +161,3 @@ def read_group(path: Path) -> list[str]:
     except OSError as exc:
         raise FleetError(f"cannot read group file {path}: {exc.strerror}") from exc
     return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
-
-
-def register_deploy(fsub: Any, broker_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    d = fsub.add_parser("deploy", help="deploy a model bundle to devices; prints one outcome per device")
-    broker_args(d)
-    d.add_argument("bundle", type=Path, help="bundle directory or .bundle.tgz")
-    d.add_argument("--pipeline", required=True, help="pipeline to update on each device")
-    d.add_argument("--device", action="append", default=[], help="target device (repeatable)")
-    d.add_argument("--group", type=Path, help="file with one device id per line")
-    d.add_argument(
-        "--url", help="devices download from this URL (sha256 computed here); default: MQTT chunks"
-    )
-    d.add_argument("--chunk-size", type=int, default=256 * 1024, help="bytes per MQTT chunk")
-    d.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each device's outcome")
-    d.add_argument("--json", action="store_true", help="one JSON object per device")
-    d.set_defaults(func=handle_deploy)
-
-
-def handle_deploy(args: argparse.Namespace) -> int:
-    from edge_agent.cli.fleet_cmd import broker_options
-    from edge_agent.fleet.client import connect, disconnect
-
-    devices = list(args.device) + (read_group(args.group) if args.group else [])
-    if not devices:
-        print("edge-agent: give --device or --group", file=sys.stderr)
-        return 2
-
-    def show(o: Outcome) -> None:
-        if args.json:
-            print(json.dumps(asdict(o)), flush=True)
-        else:
-            detail = f" at {o.step}: {o.reason}" if not o.ok else ""
-            print(f"{o.device}: {o.state}{detail}", flush=True)
-
-    client = connect(broker_options(args), role="deploy")
-    try:
-        outcomes = deploy(
-            client,
-            args.bundle,
-            devices,
-            args.pipeline,
-            prefix=args.prefix,
-            url=args.url,
-            chunk_size=args.chunk_size,
-            timeout=args.timeout,
-            on_outcome=show,
-        )
-    finally:
-        disconnect(client)
-    return 0 if all(o.ok for o in outcomes) else 1

@@ -30,7 +30,7 @@ from edge_agent.config.validate import validate_doc
 from edge_agent.errors import ConfigError, FleetError
 from edge_agent.fleet.collector import record_from
 from edge_agent.fleet.store import Record
-from edge_agent.fleet.topics import fused_topic
+from edge_agent.topics import fused_topic, pipeline_topic
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,11 @@ class Fuser:
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="fusion-tick", daemon=True)
         self._topics = sorted(
-            {f"{prefix}/{m.device}/{m.pipeline}/results" for z in zones.values() for m in z.members}
+            {
+                pipeline_topic(prefix, m.device, m.pipeline, "results")
+                for z in zones.values()
+                for m in z.members
+            }
         )
 
     def start(self) -> None:

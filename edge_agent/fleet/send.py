@@ -19,6 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.errors import FleetError
+from edge_agent.topics import command_topic, replies_base
 
 
 class Requester:
@@ -28,7 +29,7 @@ class Requester:
         self.client = client
         self.prefix = prefix
         self.v5 = client.protocol == mqtt.MQTTv5
-        self._base = f"{prefix}/_replies/{uuid.uuid4().hex[:12]}"
+        self._base = replies_base(prefix, uuid.uuid4().hex[:12])
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         # MQTT 5 brokers answer a publish the ACL denies with a failing PUBACK reason code: report it as
@@ -89,7 +90,7 @@ class Requester:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.ResponseTopic = f"{self._base}/{device}"
             props.CorrelationData = corr.encode()
-        info = self.client.publish(f"{self.prefix}/{device}/cmd/{verb}", payload, qos=1, properties=props)
+        info = self.client.publish(command_topic(self.prefix, device, verb), payload, qos=1, properties=props)
         with self._lock:
             refused = self._early.pop(info.mid, None)
             if refused is None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from edge_agent.topics import device_filter
+
 
 @dataclass(slots=True)
 class DeviceRow:
@@ -72,7 +74,7 @@ class FleetView:
 
     def start(self) -> None:
         for leaf in ("status", "stats"):
-            filt = f"{self.prefix}/+/{leaf}"
+            filt = device_filter(self.prefix, leaf)
             self.client.message_callback_add(filt, self._on_message)
             self.client.subscribe(filt, qos=1)
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_agent.topics import pipeline_topic, stats_topic, status_topic
+
 log = logging.getLogger(__name__)
 
 ORIGIN = {"name": "edge-agent"}
@@ -63,7 +65,6 @@ def build_discovery(
     model: str | None = None,
 ) -> dict[str, Any]:
     """The device-based discovery payload (abbreviated keys)."""
-    base = f"{prefix}/{device}"
     uid = f"edge_agent_{_slug(device)}"
     cmps: dict[str, dict[str, Any]] = {}
 
@@ -71,7 +72,7 @@ def build_discovery(
         cid = f"{uid}_{_slug(key)}"
         cmps[cid] = {"p": platform, "name": name, "uniq_id": cid, "stat_t": topic, "val_tpl": tpl, **extra}
 
-    stats = f"{base}/stats"
+    stats = stats_topic(prefix, device)
     diag = {"ent_cat": "diagnostic"}
     add(
         "cpu",
@@ -125,7 +126,7 @@ def build_discovery(
     )
 
     for p in pipelines:
-        results, events = f"{base}/{p.name}/results", f"{base}/{p.name}/events"
+        results, events = (pipeline_topic(prefix, device, p.name, k) for k in ("results", "events"))
         pq = _tpl_str(p.name)
         add(
             f"{p.name}_fps",
@@ -193,7 +194,7 @@ def build_discovery(
         },
         "o": {**ORIGIN, "sw": version},
         "cmps": cmps,
-        "avty": [{"t": f"{base}/status", "val_tpl": "{{ value_json.state }}"}],
+        "avty": [{"t": status_topic(prefix, device), "val_tpl": "{{ value_json.state }}"}],
         "qos": 1,
     }
 

@@ -17,19 +17,15 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.bundle.dtypes import ort_types
 from edge_agent.config.models import PreprocessConfig
 from edge_agent.errors import ModelError
 from edge_agent.pipeline.types import Letterbox
 
 log = logging.getLogger(__name__)
 
-# onnxruntime's NodeArg.type strings → the PreprocessConfig.dtype they need.
-ORT_TYPES = {
-    "tensor(float)": "float32",
-    "tensor(float16)": "float16",
-    "tensor(uint8)": "uint8",
-    "tensor(int8)": "int8",
-}
+# onnxruntime's NodeArg.type strings an image input may have → the PreprocessConfig.dtype they need.
+ORT_TYPES = ort_types("float32", "float16", "uint8", "int8")
 NP_TYPES: dict[str, type[np.generic]] = {
     "float32": np.float32,
     "float16": np.float16,

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge_agent.pipeline.types import Outbound
+from edge_agent.topics import pipeline_topic
 
 SCHEMA_VERSION = 2
 PAGE_SIZE = 1024
@@ -87,7 +88,7 @@ def pack(
         body = {"v": PAYLOAD_VERSION, "device": device, "pipeline": msg.pipeline, "seq": seq}
         body.update(msg.body)
         payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-        run.append((f"{prefix}/{device}/{msg.pipeline}/{msg.kind}", payload))
+        run.append((pipeline_topic(prefix, device, msg.pipeline, msg.kind), payload))
         if i + 1 == len(pending) or pending[i + 1].priority != msg.priority:
             rows.append((next_id + len(rows), msg.priority, now, len(run), encode(run), json.dumps(run_seqs)))
             runs.append(run)

@@ -5,7 +5,7 @@ an `offline` last will on the status topic; reconnects with exponential backoff 
 PUBACKs are reported to the outbox, and a PUBACK with a failure reason code (e.g. ACL denial) counts
 as not delivered.
 
-Every topic is checked before it reaches paho (edge_agent.fleet.topics.topic_problem): a topic Mosquitto
+Every topic is checked before it reaches paho (edge_agent.topics.topic_problem): a topic Mosquitto
 would answer by dropping the connection (NUL, control characters, a wildcard...) is never handed over,
 since paho would resend it on every reconnect. It is logged, counted (`invalid_topics`) and reported to
 the ack handler as not delivered.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +32,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge_agent.config.models import MqttConfig
 from edge_agent.config.secrets import read_secret
 from edge_agent.errors import PublishError
-from edge_agent.fleet.topics import topic_problem
+from edge_agent.tls import TlsSetupError, configure_tls
+from edge_agent.topics import status_topic, topic_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class MqttPublisher:
     def __init__(self, cfg: MqttConfig, device_id: str, birth: Callable[[], dict[str, Any]]) -> None:
         self.cfg = cfg
         self.device_id = device_id
-        self.status_topic = f"{cfg.prefix}/{device_id}/status"
+        self.status_topic = status_topic(cfg.prefix, device_id)
         self.stats = PublisherStats()
         self._birth = birth
         self._on_ack: AckFn | None = None
@@ -100,20 +100,12 @@ class MqttPublisher:
             raise PublishError("a broker password is set but mqtt.username is not")
         if cfg.tls is not None:
             t = cfg.tls
-            for label, f in (("ca_file", t.ca_file), ("cert_file", t.cert_file), ("key_file", t.key_file)):
-                if f is not None and not f.is_file():
-                    raise PublishError(f"mqtt.tls.{label}: file not found: {f}")
             try:
-                client.tls_set(
-                    ca_certs=str(t.ca_file) if t.ca_file else None,
-                    certfile=str(t.cert_file) if t.cert_file else None,
-                    keyfile=str(t.key_file) if t.key_file else None,
-                    cert_reqs=ssl.CERT_REQUIRED,
-                    tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                configure_tls(
+                    client, ca_file=t.ca_file, cert_file=t.cert_file, key_file=t.key_file, insecure=t.insecure
                 )
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                raise PublishError(f"mqtt.tls: cannot use the TLS files: {exc}") from exc
-            client.tls_insecure_set(t.insecure)
+            except TlsSetupError as exc:
+                raise PublishError(f"mqtt.tls{'.' if exc.field else ': '}{exc}") from exc
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

@@ -1,4 +1,4 @@
-"""The topic rule every publish goes through (edge_agent.fleet.topics), the publisher refusing what Mosquitto
+"""The topic rule every publish goes through (edge_agent.topics), the publisher refusing what Mosquitto
 would answer by dropping the connection (real broker, real outbox), and command expiry."""
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from edge_agent.commands.handler import CommandHandler
 from edge_agent.config.models import MqttConfig, OutboxConfig
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.errors import PublishError
-from edge_agent.fleet.topics import (
+from edge_agent.outbox import Outbox
+from edge_agent.pipeline.types import Outbound
+from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.topics import (
     MAX_TOPIC_BYTES,
     TopicError,
     reply_topic_problem,
     topic_problem,
     validate_topic,
 )
-from edge_agent.outbox import Outbox
-from edge_agent.pipeline.types import Outbound
-from edge_agent.publish.mqtt import MqttPublisher
 from tests.conftest import Collector
 
 

@@ -11,7 +11,7 @@ import pytest
 from hf_classifier import LABELS, Classifier
 
 from edge_agent.bundle import verify_bundle
-from edge_agent.doctor.probe import INTERESTING_FLAGS
+from edge_agent.hardware.cpu import INTERESTING_FLAGS
 from exporters.data import preprocess_image
 from exporters.errors import GateFailedError
 from exporters.heads import decode_blazeface

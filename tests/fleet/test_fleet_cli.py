@@ -148,7 +148,7 @@ def test_collect_then_gaps(
 
 
 def test_collect_with_zones_stores_and_fuses(mosquitto: LocalBroker, device_id: str, tmp_path: Path) -> None:
-    from edge_agent.fleet.topics import fused_topic
+    from edge_agent.topics import fused_topic
 
     zones = tmp_path / "zones.yaml"
     members = [f"{device_id}-{i}" for i in range(3)]

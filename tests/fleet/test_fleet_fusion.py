@@ -15,7 +15,7 @@ from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.fusion import Fuser, Member, ZoneConfig, ZoneVoter, fuse, load_zones
 from edge_agent.fleet.store import Record
-from edge_agent.fleet.topics import fused_topic
+from edge_agent.topics import fused_topic
 
 M = [Member(device=f"cam{i}", pipeline="door") for i in range(3)]
 

@@ -1,4 +1,17 @@
-"""The topic tree, parsed and built in one place (prefix default `edge`)."""
+"""The topic tree, built and parsed in one place (prefix default `edge`), and the topic-name rule.
+
+A leaf module (imports nothing of the project) shared by the device side (publisher, outbox, commands,
+Home Assistant, stats) and the central side (`edge_agent/fleet/`): both halves of an MQTT conversation
+spell every topic through these functions, so they cannot drift apart.
+
+    <prefix>/<device>/status                 retained birth / LWT
+    <prefix>/<device>/stats                  periodic health
+    <prefix>/<device>/update                 model-update progress reports
+    <prefix>/<device>/<pipeline>/<kind>      results, events
+    <prefix>/<device>/cmd/<verb>             commands; default replies on <prefix>/<device>/reply/<verb>
+    <prefix>/_replies/<requester>/<device>   a fleet requester's private reply topics
+    <prefix>/_fleet/zone/<zone>/fused        fused zone results (fleet fusion)
+"""
 
 from __future__ import annotations
 
@@ -34,7 +47,45 @@ def pipeline_filter(prefix: str, share_group: str | None = None) -> str:
 
 
 def device_topic(prefix: str, device: str, leaf: str) -> str:
+    """`<prefix>/<device>/<leaf>`: leaf is one of DEVICE_LEVEL (status, stats, update)."""
     return f"{prefix}/{device}/{leaf}"
+
+
+def device_filter(prefix: str, leaf: str) -> str:
+    """One device-level topic of every device, e.g. `<prefix>/+/status`."""
+    return device_topic(prefix, "+", leaf)
+
+
+def status_topic(prefix: str, device: str) -> str:
+    return device_topic(prefix, device, "status")
+
+
+def stats_topic(prefix: str, device: str) -> str:
+    return device_topic(prefix, device, "stats")
+
+
+def update_topic(prefix: str, device: str) -> str:
+    return device_topic(prefix, device, "update")
+
+
+def pipeline_topic(prefix: str, device: str, pipeline: str, kind: str) -> str:
+    """`<prefix>/<device>/<pipeline>/<kind>`, kind one of PIPELINE_KINDS (`+` levels make a filter)."""
+    return f"{prefix}/{device}/{pipeline}/{kind}"
+
+
+def command_topic(prefix: str, device: str, verb: str) -> str:
+    """Where a command `verb` is sent to `device`; `verb="+"` is the device's subscription."""
+    return f"{prefix}/{device}/cmd/{verb}"
+
+
+def reply_topic(prefix: str, device: str, verb: str) -> str:
+    """The default reply topic of a command that names no response topic."""
+    return f"{prefix}/{device}/reply/{verb}"
+
+
+def replies_base(prefix: str, requester: str) -> str:
+    """A fleet requester's private reply tree; it subscribes to `<base>/#`."""
+    return f"{prefix}/_replies/{requester}"
 
 
 def fused_topic(prefix: str, zone: str) -> str:

@@ -1,6 +1,10 @@
 """The agent's fleet side, wired to one running Agent: commands (AgentBridge implements AgentControl),
 model updates, Home Assistant discovery, rich stats and the optional /metrics endpoint.
 
+Beside agent.py and outside the feature packages it wires (commands, update, ha, metrics, stats), so
+none of them imports another's wiring: `update` builds on `commands.control`, and only this module
+knows both.
+
 `DeviceFleet(agent, config_path).attach()` is all the agent needs: it subscribes through the agent's
 MqttPublisher (so subscriptions come back after reconnects) and publishes through it.
 """
@@ -22,6 +26,7 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import CommandError, ConfigError
 from edge_agent.stats.report import StatsReporter
 from edge_agent.stats.system import SystemReader
+from edge_agent.topics import update_topic
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
@@ -215,7 +220,7 @@ class DeviceFleet:
         self.agent.publisher.publish(topic, payload, qos=1, retain=retain)
 
     def _report_update(self, msg: dict[str, Any]) -> None:
-        self._publish(f"{self.prefix}/{self.agent.device}/update", msg)
+        self._publish(update_topic(self.prefix, self.agent.device), msg)
 
     def attach(self) -> None:
         """Call before agent.publisher.start(): subscriptions are made on every connect."""

@@ -1,0 +1,1 @@
+"""Publishing: the agent's one MQTT connection (`mqtt.py`) and the result payload's schema (`schema.py`)."""
