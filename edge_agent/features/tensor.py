@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
+from edge_agent.stages.types import Letterbox
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
 

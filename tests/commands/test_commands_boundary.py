@@ -23,8 +23,8 @@ from edge_agent.fleet.topics import (
     validate_topic,
 )
 from edge_agent.outbox import Outbox
-from edge_agent.pipeline.types import Outbound
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.stages.types import Outbound
 from tests.conftest import Collector
 
 
