@@ -26,7 +26,7 @@ from edge_agent.demo.video import orientation_model_path
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.gating.motion import MotionGate
 from edge_agent.inference.preprocess import Preprocessor
-from edge_agent.pipeline.types import Frame
+from edge_agent.stages.types import Frame
 
 OUT = Path(__file__).parent / "out"
 W, H = 640, 480

@@ -26,8 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge_agent.config.models import MqttConfig, OutboxConfig
 from edge_agent.demo.broker import LocalBroker, start_mosquitto
 from edge_agent.outbox import Outbox
-from edge_agent.pipeline.types import Outbound
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.stages.types import Outbound
 
 OUT = Path(__file__).parent / "out"
 WINDOW = 64

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from edge_agent.pipeline.types import JSON
+from edge_agent.stages.types import JSON
 
 STAGES = ("gate", "preprocess", "inference", "postprocess", "events")
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from edge_agent.ensemble.voting import as_probabilities, vote
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import JSON
+from edge_agent.stages.types import JSON
 
 log = logging.getLogger(__name__)
 Tensor = npt.NDArray[Any]

@@ -1,6 +1,6 @@
 """The event logic of one pipeline: the configured parts fed in turn, counts, and the rate limit.
 
-`build_events(cfg)` returns an EventLogic (edge_agent.pipeline.types) the runner calls once per
+`build_events(cfg)` returns an EventLogic (edge_agent.stages.protocols) the runner calls once per
 output; `flush(ts)` closes what is still open when the source ends.
 """
 
@@ -14,7 +14,7 @@ from edge_agent.events.config import EventsConfig, RateLimitConfig
 from edge_agent.events.threshold import Change, Threshold
 from edge_agent.events.tracker import Tracker, parse_detections
 from edge_agent.events.zones import zones_of
-from edge_agent.pipeline.types import JSON
+from edge_agent.stages.types import JSON
 
 log = logging.getLogger(__name__)
 

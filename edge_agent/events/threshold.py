@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_agent.events.config import ChangeConfig, ThresholdConfig
-from edge_agent.pipeline.types import JSON
+from edge_agent.stages.types import JSON
 
 _MISSING = object()
 

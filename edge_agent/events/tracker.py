@@ -14,7 +14,7 @@ from typing import Any
 
 from edge_agent.events.config import TrackerConfig, ZoneConfig
 from edge_agent.events.zones import Box, zones_of
-from edge_agent.pipeline.types import JSON
+from edge_agent.stages.types import JSON
 
 
 def iou(a: Box, b: Box) -> float:

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from edge_agent.bundle.dtypes import ort_types
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
+from edge_agent.stages.types import Letterbox
 
 _DTYPES = {t: np.dtype(n).type for t, n in ort_types("float32", "float64", "float16").items()}
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.gating.config import MotionGateConfig
-from edge_agent.pipeline.types import JSON, Frame
+from edge_agent.stages.types import JSON, Frame
 
 log = logging.getLogger(__name__)
 _KERNEL = np.ones((3, 3), np.uint8)
@@ -46,7 +46,7 @@ class GateStats:
 
 
 class MotionGate:
-    """Gate (edge_agent.pipeline.types): True when the frame should go to the model."""
+    """Gate (edge_agent.stages.protocols): True when the frame should go to the model."""
 
     def __init__(self, cfg: MotionGateConfig) -> None:
         self.cfg = cfg

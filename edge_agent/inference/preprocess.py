@@ -20,7 +20,7 @@ import numpy.typing as npt
 from edge_agent.bundle.dtypes import ort_types
 from edge_agent.config.models import PreprocessConfig
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
+from edge_agent.stages.types import Letterbox
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from edge_agent.pipeline.types import Outbound
+from edge_agent.stages.types import Outbound
 from edge_agent.topics import pipeline_topic
 
 SCHEMA_VERSION = 2

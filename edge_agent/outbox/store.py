@@ -33,7 +33,7 @@ from edge_agent.config.models import OutboxConfig
 from edge_agent.errors import OutboxError
 from edge_agent.outbox.bounds import choose_victims, over, trim_pending
 from edge_agent.outbox.db import Message, Row, connect, decode, last_seqs, pack, thread_io
-from edge_agent.pipeline.types import Outbound
+from edge_agent.stages.types import Outbound
 
 log = logging.getLogger(__name__)
 

@@ -14,36 +14,24 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge_agent.accounting.cpu import CpuAccounts
-from edge_agent.config.models import PipelineConfig, PreprocessConfig, SourceConfig
-from edge_agent.ensemble.models import Cascade, Ensemble
-from edge_agent.ensemble.session import build_combination
-from edge_agent.errors import EdgeAgentError, ModelError
-from edge_agent.events.logic import build_events
-from edge_agent.features.tensor import SignalPreprocessor
-from edge_agent.gating.motion import build_gate
+from edge_agent.config.models import PipelineConfig
+from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile
-from edge_agent.inference.preprocess import Preprocessor
-from edge_agent.inference.session import ModelSession, open_model
 from edge_agent.inference.stopper import RunCancelledError, RunStopper
-from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Letterbox, Outbound
-from edge_agent.postprocess import Postprocessor, build_postprocessor
-from edge_agent.postprocess.vad import VadPost, vad_session
-from edge_agent.sources.base import END, Capture, Source
-from edge_agent.sources.signal_config import AudioSourceConfig
-from edge_agent.sources.signals import open_signal_source
-from edge_agent.sources.video import open_source
+from edge_agent.pipeline.assemble import build_stages
+from edge_agent.pipeline.kinds import kind_of
+from edge_agent.sources.base import END, Capture
+from edge_agent.stages.protocols import Gating, ModelInfo, Postprocess, Sink, Source, Stages
+from edge_agent.stages.types import JSON, Frame, Letterbox, Outbound
 
 log = logging.getLogger(__name__)
 
-PutFn = Callable[[Outbound], None]
 # On stop, how long a run in flight may finish on its own (its result kept) before it is cancelled.
 STOP_GRACE_S = 0.5
 
@@ -59,33 +47,22 @@ class _Prepared:
 
 
 class Pipeline:
-    """Owns one source, one model session and the worker that joins them."""
+    """Owns one source, one model session and the worker that joins them. Its stages come from the
+    pipeline's kind (edge_agent.pipeline.kinds) and are known here only by their protocols."""
 
     def __init__(
-        self,
-        name: str,
-        cfg: PipelineConfig,
-        put: PutFn,
-        *,
-        profile: HardwareProfile | None = None,
-        source: Source | None = None,
-        gate: Gate | None = None,
-        events: EventLogic | None = None,
+        self, name: str, cfg: PipelineConfig, put: Sink, *, profile: HardwareProfile | None = None
     ) -> None:
         self.name = name
         self.cfg = cfg
         self.put = put
         self.profile = profile
-        self.source = source
-        self.gate = gate if gate is not None else build_gate(cfg.gate)
-        self.events = events
-        self.model: ModelSession | None = None
-        self.pre: Preprocessor | SignalPreprocessor | None = None
-        # What runs per frame: the model's session, or a stateful / ensemble / cascade wrapper of it.
-        self._run: Callable[[dict[str, np.ndarray[Any, Any]]], list[np.ndarray[Any, Any]]] | None = None
-        self.combination: Ensemble | Cascade | None = None
+        self.kind = kind_of(cfg)
+        self.source: Source | None = None
+        self.gating: Gating | None = self.kind.gate(cfg.source, cfg.gate)
+        self.stages: Stages | None = None
+        self.model: ModelInfo | None = None
         self.accounts: CpuAccounts | None = None
-        self.post: Postprocessor | None = None
         self.state = "stopped"
         self.error: str | None = None
         self.frames = 0
@@ -111,38 +88,15 @@ class Pipeline:
         self._stopper = RunStopper()
 
     # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def post(self) -> Postprocess | None:
+        return self.stages.postprocess if self.stages else None
+
     def load(self) -> None:
-        """Open the model and build pre/post-processing; raise a clear error if they do not fit."""
-        model = open_model(self.cfg.model, self.profile)
-        manifest = model.bundle.manifest if model.bundle else None
-        pre_cfg = self.cfg.preprocess or (manifest.preprocess if manifest else None) or PreprocessConfig()
-        post_cfg = self.cfg.postprocess or (manifest.postprocess if manifest else None)
-        if post_cfg is None:
-            raise ModelError(
-                f"pipelines.{self.name}.postprocess: required for a plain .onnx model (no bundle manifest)"
-            )
-        inp = model.input
-        if isinstance(self.cfg.source, SourceConfig):
-            self.pre = Preprocessor(pre_cfg, list(inp.shape), inp.type)
-        else:  # audio chunks and sensor windows: reshape only
-            self.pre = SignalPreprocessor(list(inp.shape), inp.type)
-        base: Path | None = model.bundle.root if model.bundle else self.cfg.model.path.parent
-        outputs = [o.name for o in model.session.get_outputs()]
-        self.post = build_postprocessor(post_cfg, base, output_names=outputs)
-        model.stopper = self._stopper
-        self.model = model
-        self._run = None  # the session itself, looked up per call
-        if isinstance(post_cfg, VadPost):
-            rate = self.cfg.source.rate if isinstance(self.cfg.source, AudioSourceConfig) else 16000
-            self._run = vad_session(model.session, post_cfg, rate, self._stopper).run
+        """Open the model and build the stages up to the sink; raise a clear error if they do not fit."""
+        self.stages = build_stages(self.name, self.cfg, self.kind, self.profile, self._stopper)
+        self.model = self.stages.model
         cfg = self.cfg
-        self.combination = build_combination(
-            model.run, model.model_id, cfg.ensemble, cfg.cascade, self.profile, stopper=self._stopper
-        )
-        if self.combination is not None:
-            self._run = self.combination.run
-        if self.events is None:
-            self.events = build_events(cfg.events, post_cfg)
         if cfg.accounting is not None and cfg.accounting.enabled:
             watts = cfg.accounting.watts_per_busy_core or (
                 self.profile.watts_per_busy_core if self.profile else 2.0
@@ -156,12 +110,7 @@ class Pipeline:
         try:
             if self.model is None:
                 self.load()
-            src = self.cfg.source
-            source = self.source or (
-                open_source(src, self.name)
-                if isinstance(src, SourceConfig)
-                else open_signal_source(src, self.name)
-            )
+            source = self.source or self.kind.source(self.cfg.source, self.name)
         except EdgeAgentError as exc:
             self.state = "failed"
             self.error = str(exc)
@@ -251,7 +200,9 @@ class Pipeline:
                     return
 
     def _prepare(self) -> None:
-        assert self.pre is not None
+        assert self.stages is not None
+        pre = self.stages.preprocess
+        gate = self.gating.gate if self.gating is not None else None
         while True:
             item = self._get(self._queue)
             if item is END:
@@ -259,9 +210,9 @@ class Pipeline:
             assert isinstance(item, Frame)
             self.frames += 1
             acc = self.accounts
-            if self.gate is not None:
+            if gate is not None:
                 with acc.stage("gate") if acc else contextlib.nullcontext():
-                    go = self.gate(item)
+                    go = gate(item)
                 if not go:
                     self.skipped += 1
                     if acc:
@@ -270,7 +221,7 @@ class Pipeline:
             try:
                 t0 = time.perf_counter()
                 with acc.stage("preprocess") if acc else contextlib.nullcontext():
-                    tensor, lb = self.pre(item.data)
+                    tensor, lb = pre(item.data)
                 self._hand_over(_Prepared(item, tensor, lb, time.perf_counter() - t0))
             except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
                 self._failed(item, exc)
@@ -278,8 +229,8 @@ class Pipeline:
         self.beats.pop(threading.current_thread().name, None)
 
     def _work(self) -> None:
-        assert self.model is not None
-        input_name = self.model.input.name
+        assert self.stages is not None
+        input_name = self.stages.input_name
         while True:
             item = self._get(self._ready)
             if item is END:
@@ -304,27 +255,26 @@ class Pipeline:
 
     def _flush_events(self) -> None:
         """The source ended or stopped: close open episodes and tracks (speech end, object left)."""
-        flush = getattr(self.events, "flush", None)
+        flush = self.stages.flush if self.stages else None
         if flush is not None and self.inferred:
             for event in flush(time.time()):
                 self.put(Outbound(self.name, "events", {**event, "ts": round(event["ts"], 3)}, priority=2))
 
     def _infer(self, prep: _Prepared, input_name: str) -> None:
-        assert self.model is not None
-        assert self.post is not None
-        run = self._run or self.model.run
+        stages = self.stages
+        assert stages is not None
         frame = prep.frame
         if self.cfg.publish.include_frame:
             self.last_frame = frame
         acc = self.accounts
         t0 = time.perf_counter()
         with acc.stage("inference") if acc else contextlib.nullcontext():
-            outputs = run({input_name: prep.tensor})
+            outputs = stages.session.run({input_name: prep.tensor})
         with acc.stage("postprocess") if acc else contextlib.nullcontext():
-            if getattr(self.post, "needs_input", False):  # anomaly by reconstruction compares with the input
-                output = self.post(outputs, prep.lb, prep.tensor)  # type: ignore[call-arg]
+            if stages.compare is not None:  # anomaly by reconstruction compares with the input
+                output = stages.compare(outputs, prep.lb, prep.tensor)
             else:
-                output = self.post(outputs, prep.lb)
+                output = stages.postprocess(outputs, prep.lb)
         latency_ms = (time.perf_counter() - t0 + prep.pre_s) * 1000.0
         self.inferred += 1
         self.latencies.append(latency_ms)
@@ -334,15 +284,15 @@ class Pipeline:
         if self.cfg.publish.results:
             body: JSON = {
                 "ts": ts,
-                "model": self.model.model_id,
+                "model": stages.model.model_id,
                 "latency_ms": round(latency_ms, 2),
                 "frame": frame.index,
                 "output": output,
             }
             self.put(Outbound(self.name, "results", body, priority=1))
-        if self.events is not None:
+        if stages.events is not None:
             with acc.stage("events") if acc else contextlib.nullcontext():
-                events = self.events.update(output, frame.ts)
+                events = stages.events.update(output, frame.ts)
             for event in events:
                 # An event's own ts (when the crossing happened) wins over the frame's.
                 self.put(Outbound(self.name, "events", {"ts": ts, **event}, priority=2))
@@ -370,14 +320,10 @@ class Pipeline:
     def _extra_stats(self) -> dict[str, Any]:
         """Gate, ensemble/cascade, event and CPU/energy counters, for the pipelines that have them."""
         extra: dict[str, Any] = {}
-        gate_stats = getattr(self.gate, "stats", None)
-        if gate_stats is not None and hasattr(gate_stats, "as_json"):
-            extra["gate"] = gate_stats.as_json()
-        if self.combination is not None:
-            extra["combination"] = self.combination.stats()
-        events_stats = getattr(self.events, "stats", None)
-        if callable(events_stats):
-            extra["event_counts"] = events_stats()
+        if self.gating is not None and self.gating.counters is not None:
+            extra["gate"] = self.gating.counters()
+        for key, counters in (self.stages.counters if self.stages else {}).items():
+            extra[key] = counters()
         if self.accounts is not None:
             extra["cpu"] = self.accounts.report()
         return extra

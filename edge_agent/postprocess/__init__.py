@@ -10,25 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
+from edge_agent.stages.protocols import Postprocess
 
 if TYPE_CHECKING:  # config.models imports the vad/anomaly blocks from this package: no import cycle
     from edge_agent.config.models import PostprocessConfig
 
-__all__ = ["Postprocessor", "build_postprocessor", "load_labels"]
-
-
-class Postprocessor(Protocol):
-    """Per-frame decoder: the session's outputs (in output order) and the frame's Letterbox (None for
-    non-image inputs) → the task's compact result."""
-
-    def __call__(self, outputs: list[npt.NDArray[Any]], lb: Letterbox | None) -> dict[str, Any]: ...
+__all__ = ["build_postprocessor", "load_labels"]
 
 
 def load_labels(
@@ -55,37 +48,37 @@ def load_labels(
     return lines
 
 
-def _classification(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+def _classification(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocess:
     from edge_agent.postprocess.classification import Classification
 
     return Classification(cfg, labels)
 
 
-def _detection(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+def _detection(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocess:
     from edge_agent.postprocess.detection import Detection
 
     return Detection(cfg, labels)
 
 
-def _embedding(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+def _embedding(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocess:
     from edge_agent.postprocess.embedding import Embedding
 
     return Embedding(cfg)
 
 
-def _raw(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+def _raw(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocess:
     from edge_agent.postprocess.raw import Raw
 
     return Raw(cfg, names)
 
 
-def _vad(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+def _vad(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocess:
     from edge_agent.postprocess.vad import Vad
 
     return Vad(cfg)
 
 
-def _anomaly(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocessor:
+def _anomaly(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) -> Postprocess:
     from edge_agent.postprocess.anomaly import Anomaly
 
     return Anomaly(cfg)
@@ -93,7 +86,7 @@ def _anomaly(cfg: Any, labels: list[str] | None, names: Sequence[str] | None) ->
 
 # kind → builder. Builders import their module lazily so a kind's dependencies load only when used;
 # a new kind is one entry here.
-BUILDERS: dict[str, Callable[[Any, list[str] | None, Sequence[str] | None], Postprocessor]] = {
+BUILDERS: dict[str, Callable[[Any, list[str] | None, Sequence[str] | None], Postprocess]] = {
     "classification": _classification,
     "yolo": _detection,
     "ssd": _detection,
@@ -109,7 +102,7 @@ def build_postprocessor(
     base_dir: Path | None = None,
     *,
     output_names: Sequence[str] | None = None,
-) -> Postprocessor:
+) -> Postprocess:
     """The decoder for `cfg.kind`. `base_dir` resolves a relative labels_file (the bundle directory, for
     a manifest's; a config's own is already absolute); `output_names` (session output order) is only used
     to name raw outputs."""

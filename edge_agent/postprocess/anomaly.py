@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from edge_agent.config_base import Strict
 from edge_agent.errors import ModelError
 from edge_agent.events.config import ThresholdConfig
-from edge_agent.pipeline.types import Letterbox
+from edge_agent.stages.types import Letterbox
 
 Tensor = npt.NDArray[Any]
 
@@ -60,7 +60,8 @@ class AnomalyPost(Strict):
 
 
 class Anomaly:
-    """Postprocessor. `needs_input` tells the runner to pass the model input (reconstruction)."""
+    """Postprocess and InputPostprocess (edge_agent.stages.protocols): with `needs_input`
+    (reconstruction) the pipeline also passes the model input."""
 
     def __init__(self, cfg: AnomalyPost) -> None:
         self.cfg = cfg

@@ -9,8 +9,8 @@ import numpy.typing as npt
 
 from edge_agent.config.models import ClassificationPost
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import as_tensor, rounded
+from edge_agent.stages.types import Letterbox
 
 
 def _row(out: npt.NDArray[Any]) -> npt.NDArray[np.float64]:

@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from edge_agent.config.models import DetectionPost
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import as_tensor
+from edge_agent.stages.types import Letterbox
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import numpy.typing as npt
 
 from edge_agent.config.models import RawPost
 from edge_agent.errors import ModelError
-from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import as_tensor
+from edge_agent.stages.types import Letterbox
 
 
 def _num(x: Any) -> float | None:

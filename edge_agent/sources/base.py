@@ -12,25 +12,12 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from edge_agent.errors import SourceError
-from edge_agent.pipeline.types import Frame
+from edge_agent.stages.protocols import Source
+from edge_agent.stages.types import Frame
 
 log = logging.getLogger(__name__)
-
-
-class Source(Protocol):
-    """A frame/sample producer. `read()` returns None at the end of a file; raises SourceError on failure."""
-
-    name: str
-    live: bool
-
-    def open(self) -> None: ...
-
-    def read(self) -> Frame | None: ...
-
-    def close(self) -> None: ...
 
 
 END = object()  # end marker put on the queue when a finite source is exhausted or the capture stops

@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from edge_agent.errors import SourceError
 from edge_agent.features.windows import SlidingWindow, windowed
-from edge_agent.pipeline.types import Frame
 from edge_agent.sources.signal_config import SensorSourceConfig
+from edge_agent.stages.types import Frame
 
 log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge_agent.config.models import SourceConfig
 from edge_agent.errors import SourceError
-from edge_agent.pipeline.types import Frame
+from edge_agent.stages.types import Frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent.config.models import PipelineConfig
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.pipeline.types import Outbound
+from edge_agent.stages.types import Outbound
 
 
 def test_vad_pipeline_publishes_speech_segments_and_cpu(

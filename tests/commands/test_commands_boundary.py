@@ -16,8 +16,8 @@ from edge_agent.config.models import MqttConfig, OutboxConfig
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.errors import PublishError
 from edge_agent.outbox import Outbox
-from edge_agent.pipeline.types import Outbound
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.stages.types import Outbound
 from edge_agent.topics import (
     MAX_TOPIC_BYTES,
     TopicError,

@@ -11,7 +11,7 @@ import pytest
 
 from edge_agent.config.models import PipelineConfig
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.pipeline.types import Outbound
+from edge_agent.stages.types import Outbound
 
 CHANNELS = [f"p{i}" for i in range(64)]
 

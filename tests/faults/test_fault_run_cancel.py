@@ -22,9 +22,10 @@ from edge_agent.ensemble.config import CascadeConfig, EnsembleConfig, MemberConf
 from edge_agent.ensemble.session import build_combination
 from edge_agent.inference.session import open_model
 from edge_agent.inference.stopper import RunCancelledError, RunStopper
+from edge_agent.inference.streaming import vad_session
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.pipeline.types import Outbound
-from edge_agent.postprocess.vad import VadPost, vad_session
+from edge_agent.postprocess.vad import VadPost
+from edge_agent.stages.types import Outbound
 from tests.faults.slow_model import write_slow_model
 
 FEEDS = {"image": np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)}

@@ -10,7 +10,7 @@ from skimage import data
 
 from edge_agent.config.models import PipelineConfig
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.pipeline.types import Outbound
+from edge_agent.stages.types import Outbound
 
 
 def _video(path: Path) -> None:

@@ -10,7 +10,7 @@ from skimage import data
 
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.gating.motion import MotionGate, build_gate
-from edge_agent.pipeline.types import Frame
+from edge_agent.stages.types import Frame
 
 
 @pytest.fixture(scope="module")

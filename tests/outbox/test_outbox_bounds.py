@@ -8,7 +8,7 @@ from pathlib import Path
 from edge_agent.config.models import OutboxConfig
 from edge_agent.outbox.bounds import choose_victims, trim_pending
 from edge_agent.outbox.db import connect, pack
-from edge_agent.pipeline.types import Outbound
+from edge_agent.stages.types import Outbound
 
 
 def test_results_past_retention_go_before_newer_results_and_events_stay(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pytest
 from edge_agent.config.models import DetectionPost, PreprocessConfig
 from edge_agent.errors import ModelError
 from edge_agent.inference.preprocess import Preprocessor
-from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import build_postprocessor
+from edge_agent.stages.types import Letterbox
 
 LABELS = ["background", "person", "car"]
 BOXES = np.array([[[0.1, 0.2, 0.5, 0.6], [0.11, 0.2, 0.5, 0.6], [0.6, 0.6, 0.9, 0.8], [0.0, 0.0, 0.1, 0.1]]])

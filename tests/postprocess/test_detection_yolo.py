@@ -15,9 +15,9 @@ import pytest
 from edge_agent.config.models import DetectionPost, PreprocessConfig
 from edge_agent.errors import ModelError
 from edge_agent.inference.preprocess import Preprocessor
-from edge_agent.pipeline.types import Letterbox
 from edge_agent.postprocess import build_postprocessor
 from edge_agent.postprocess.detection import nms
+from edge_agent.stages.types import Letterbox
 from tests.postprocess.images import skimage_bgr
 
 LABELS = ["Normal", "Fall"]

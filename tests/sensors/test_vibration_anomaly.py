@@ -18,10 +18,10 @@ from edge_agent.config.models import PipelineConfig
 from edge_agent.events.threshold import Threshold
 from edge_agent.features.windows import window_features
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.pipeline.types import Outbound
 from edge_agent.postprocess.anomaly import Anomaly, AnomalyPost
 from edge_agent.sources.sensors import SensorSource
 from edge_agent.sources.signal_config import SensorSourceConfig, WindowConfig
+from edge_agent.stages.types import Outbound
 
 skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx (export side) builds the test models")
 

@@ -14,9 +14,9 @@ import pytest
 
 from edge_agent.config.models import SourceConfig
 from edge_agent.errors import SourceError
-from edge_agent.pipeline.types import Frame
 from edge_agent.sources.base import END, Capture
 from edge_agent.sources.video import FolderSource, VideoSource, open_source
+from edge_agent.stages.types import Frame
 
 
 def drain(q: queue.Queue[object], timeout: float = 10.0) -> list[Frame]:

@@ -1,9 +1,10 @@
-"""Hot-path values shared by every stage. Plain slotted dataclasses, not pydantic (STYLE.md §6)."""
+"""Hot-path values shared by every stage (edge_agent.stages.protocols). Plain slotted dataclasses,
+not pydantic (STYLE.md §6)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,15 +57,3 @@ class Outbound:
     kind: str  # "results" | "events" | "stats" ... : the last topic level
     body: JSON
     priority: int = 1  # 0 detail (dropped first), 1 result, 2 event (dropped last)
-
-
-class Gate(Protocol):
-    """Decides, cheaply, whether a frame is worth running the model on (motion gating)."""
-
-    def __call__(self, frame: Frame) -> bool: ...
-
-
-class EventLogic(Protocol):
-    """Turns a stream of per-frame outputs into state-change events (appeared/left, start/end)."""
-
-    def update(self, output: JSON, ts: float) -> list[JSON]: ...
