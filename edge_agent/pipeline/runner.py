@@ -37,6 +37,7 @@ from edge_agent.pipeline.types import JSON, EventLogic, Frame, Gate, Letterbox, 
 from edge_agent.postprocess import Postprocessor, build_postprocessor
 from edge_agent.postprocess.vad import VadPost, vad_session
 from edge_agent.sources.base import END, Capture, Source
+from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.sources.signal_config import AudioSourceConfig
 from edge_agent.sources.signals import open_signal_source
 from edge_agent.sources.video import open_source
@@ -71,8 +72,10 @@ class Pipeline:
         source: Source | None = None,
         gate: Gate | None = None,
         events: EventLogic | None = None,
+        subscribe: Subscribe | None = None,
     ) -> None:
         self.name = name
+        self.subscribe = subscribe  # the agent's MQTT connection, for an `mqtt` sensor input
         self.cfg = cfg
         self.put = put
         self.profile = profile
@@ -160,7 +163,7 @@ class Pipeline:
             source = self.source or (
                 open_source(src, self.name)
                 if isinstance(src, SourceConfig)
-                else open_signal_source(src, self.name)
+                else open_signal_source(src, self.name, self.subscribe)
             )
         except EdgeAgentError as exc:
             self.state = "failed"
