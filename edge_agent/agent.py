@@ -25,6 +25,7 @@ from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline.runner import STOP_GRACE_S, Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.sources.mqtt_input import SensorTopics
 from edge_agent.topics import stats_topic
 from edge_agent.update.service import with_installed_bundle
 
@@ -55,6 +56,8 @@ class Agent:
             window=cfg.mqtt.max_inflight,
         )
         self.publisher = MqttPublisher(cfg.mqtt, self.device, birth=self.birth)
+        # `mqtt` sensor inputs subscribe through this one connection (its TLS, credentials, reconnects).
+        self.sensor_topics = SensorTopics(self.publisher.subscribe)
         self.pipelines: dict[str, Pipeline] = {}
         self._stop = threading.Event()
         self._stats_thread = threading.Thread(target=self._stats_loop, name="stats", daemon=True)
@@ -70,7 +73,7 @@ class Agent:
         )
         for name, configured in list(self.cfg.pipelines.items()):
             pcfg = self._installed_bundle(name, configured)
-            pipe = Pipeline(name, pcfg, self.outbox.put, profile=self.profile)
+            pipe = self.new_pipeline(name, pcfg)
             self.pipelines[name] = pipe
             if not pcfg.enabled:
                 continue
@@ -82,6 +85,10 @@ class Agent:
         self.fleet.attach()
         self.publisher.start()
         self._stats_thread.start()
+
+    def new_pipeline(self, name: str, pcfg: PipelineConfig) -> Pipeline:
+        """A pipeline wired to this agent: results into the outbox, `mqtt` inputs on its connection."""
+        return Pipeline(name, pcfg, self.outbox.put, profile=self.profile, subscribe=self.sensor_topics)
 
     def _installed_bundle(self, name: str, pcfg: PipelineConfig) -> PipelineConfig:
         """A bundle installed by a remote update (<state_dir>/bundles/<name>/current) wins over the config."""

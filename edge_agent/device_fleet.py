@@ -93,13 +93,11 @@ class AgentBridge:
             return {"restarted": changed, "removed": removed}
 
     def _restart(self, name: str, pcfg: PipelineConfig) -> None:
-        from edge_agent.pipeline.runner import Pipeline
-
         with self._lock:
             old = self.agent.pipelines.get(name)
             if old is not None and old.state in ("running", "loading"):
                 old.stop(timeout=1.5)
-            pipe = Pipeline(name, pcfg, self.agent.outbox.put, profile=self.agent.profile)
+            pipe = self.agent.new_pipeline(name, pcfg)
             self.agent.pipelines[name] = pipe
             pipe.start()  # raises EdgeAgentError when the model or source cannot be opened
 

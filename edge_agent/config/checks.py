@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_agent.config.loader import LoadedConfig
-from edge_agent.config.models import ClassificationPost, DetectionPost, PipelineConfig
-from edge_agent.config.names import models_of
+from edge_agent.config.models import ClassificationPost, DetectionPost, PipelineConfig, SourceConfig
+from edge_agent.config.names import legacy_source_keys, models_of
 from edge_agent.config.reader import Loc, dotted
 from edge_agent.errors import ConfigError, ConfigIssue
 from edge_agent.hardware.profile import load_profile
+from edge_agent.sources.sensor_config import ReplaySensorConfig
+from edge_agent.sources.signal_config import AudioSourceConfig
 
 FILE_SOURCES = ("video", "audio_file", "csv", "jsonl")
 
@@ -35,6 +37,7 @@ def check_runnable(loaded: LoadedConfig, available: list[str] | None = None) -> 
     if cfg.device.hardware_profile is not None:
         _profile(loaded, cfg.device.hardware_profile, found)
     found.warnings.extend(_provider_warnings(loaded, available))
+    found.warnings.extend(legacy_source_keys(cfg, loaded.doc, errors=False))  # deprecated sensor keys
     return found
 
 
@@ -77,11 +80,14 @@ class _Files:
             self.need((*loc, "path"), model.path, what, folder_ok=True)
             for i, key in enumerate(model.trusted_keys):
                 self.need((*loc, "trusted_keys", i), key, "expected a public key file")
-        src = pipe.source
-        if src.kind in FILE_SOURCES:
-            self.need((*base, "source", "path"), Path(src.path), f"expected a file for a {src.kind} source")
-        elif src.kind == "folder":
-            self.need((*base, "source", "path"), Path(src.path), "expected a folder of images", folder=True)
+        src = pipe.source  # serial, iio, mqtt: a port, a device folder, a topic (opened at run time)
+        if isinstance(src, SourceConfig | AudioSourceConfig | ReplaySensorConfig):
+            if src.kind in FILE_SOURCES:
+                what = f"expected a file for a {src.kind} source"
+                self.need((*base, "source", "path"), Path(src.path), what)
+            elif src.kind == "folder":
+                what = "expected a folder of images"
+                self.need((*base, "source", "path"), Path(src.path), what, folder=True)
         post = pipe.postprocess
         if isinstance(post, ClassificationPost | DetectionPost) and post.labels_file is not None:
             what = "expected a text file, one label per line"

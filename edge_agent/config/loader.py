@@ -8,12 +8,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.config.models import AgentConfig, ClassificationPost, DetectionPost
+from edge_agent.config.models import AgentConfig, ClassificationPost, DetectionPost, SourceConfig
 from edge_agent.config.names import check_names, models_of
 from edge_agent.config.reader import YamlDoc, read_yaml_file, read_yaml_text
 from edge_agent.config.secrets import credential_path
 from edge_agent.config.validate import capped, validate_doc
 from edge_agent.errors import ConfigError, ConfigIssue
+from edge_agent.sources.sensor_config import ReplaySensorConfig
+from edge_agent.sources.signal_config import AudioSourceConfig
+
+FILE_KINDS = ("video", "folder", "audio_file", "csv", "jsonl")  # sources whose `path` is a file or folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,9 @@ def _resolve_paths(cfg: AgentConfig, base_dir: Path | None) -> AgentConfig:
         for _loc, model in models_of(pipe):
             model.path = rel(model.path)
             model.trusted_keys = [rel(k) for k in model.trusted_keys]
-        if pipe.source.kind in ("video", "folder", "audio_file", "csv", "jsonl"):
-            pipe.source.path = str(rel(Path(pipe.source.path)))
+        src = pipe.source
+        if isinstance(src, SourceConfig | AudioSourceConfig | ReplaySensorConfig) and src.kind in FILE_KINDS:
+            src.path = str(rel(Path(src.path)))
         post = pipe.postprocess
         if isinstance(post, ClassificationPost | DetectionPost) and post.labels_file is not None:
             post.labels_file = rel(post.labels_file)

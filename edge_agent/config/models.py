@@ -21,7 +21,8 @@ from edge_agent.events.config import EventsConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.postprocess.anomaly import AnomalyPost
 from edge_agent.postprocess.vad import VadPost
-from edge_agent.sources.signal_config import AudioSourceConfig, SensorSourceConfig
+from edge_agent.sources.sensor_config import SensorSourceConfig
+from edge_agent.sources.signal_config import AudioSourceConfig
 
 __all__ = ["ModelConfig", "ProviderSpec", "Strict"]  # re-exported: defined in config_base (see there)
 
@@ -258,7 +259,7 @@ class PipelineConfig(Strict):
     source: SourceConfig | AudioSourceConfig | SensorSourceConfig = Field(
         discriminator="kind",
         description="Where frames come from: video/folder/camera/stream, audio_file/alsa, or "
-        "csv/jsonl/serial/iio/mqtt sensor readings (docs/pipelines.md).",
+        "csv/jsonl/serial/iio/mqtt sensor readings (one model per kind; docs/pipelines.md).",
     )
     model: ModelConfig
     preprocess: PreprocessConfig | None = Field(

@@ -13,6 +13,7 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.config.reader import Loc, YamlDoc, dotted
 from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ConfigIssue
+from edge_agent.sources.sensor_config import legacy_keys
 from edge_agent.topics import DEVICE_LEVEL, topic_problem
 
 # What the agent publishes or subscribes to under `<prefix>/<device>/` besides pipelines: a pipeline
@@ -75,7 +76,25 @@ def check_names(cfg: AgentConfig, doc: YamlDoc) -> list[ConfigIssue]:
             issues.append(ConfigIssue(dotted(loc), doc.line(loc), msg, repr(name)))
         for sub, model in models_of(pipe):
             issues.extend(_provider_issues((*loc, *sub), model, doc))
+    issues.extend(legacy_source_keys(cfg, doc, errors=True))
     return issues
+
+
+def legacy_source_keys(cfg: AgentConfig, doc: YamlDoc, *, errors: bool) -> list[ConfigIssue]:
+    """Old keys of sensor sources (sources.sensor_config.legacy_keys): the errors (`errors=True`:
+    an mqtt input's `host`/`port` naming another broker than `mqtt:`) or the deprecation warnings."""
+    pipes = doc.data.get("pipelines") if isinstance(doc.data, dict) else None
+    if not isinstance(pipes, dict):
+        return []
+    out: list[ConfigIssue] = []
+    for name in cfg.pipelines:
+        raw = pipes.get(name)
+        source = raw.get("source") if isinstance(raw, dict) else None
+        for found in legacy_keys(source, cfg.mqtt.host, cfg.mqtt.port):
+            if found.error == errors:
+                loc: Loc = ("pipelines", name, "source", found.key)
+                out.append(ConfigIssue(dotted(loc), doc.line(loc), found.message))
+    return out
 
 
 def _provider_issues(loc: Loc, model: ModelConfig, doc: YamlDoc) -> Iterator[ConfigIssue]:

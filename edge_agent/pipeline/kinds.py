@@ -16,6 +16,7 @@ from edge_agent.config.models import PipelineConfig, PreprocessConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.pipeline.signals import Audio, Sensor
 from edge_agent.pipeline.vision import Vision
+from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.stages.protocols import Gating, Preprocess, Source
 
 C_contra = TypeVar("C_contra", contravariant=True)
@@ -24,8 +25,9 @@ C_contra = TypeVar("C_contra", contravariant=True)
 class PipelineKind(Protocol[C_contra]):
     """Builds the stages that differ between kinds from the kind's own `source:` config `C_contra`."""
 
-    def source(self, cfg: C_contra, name: str) -> Source:
-        """The source, not yet opened (the capture thread opens it and retries)."""
+    def source(self, cfg: C_contra, name: str, subscribe: Subscribe | None = None) -> Source:
+        """The source, not yet opened (the capture thread opens it and retries); `subscribe` is the
+        agent's MQTT connection, for inputs that arrive over it."""
         ...
 
     def preprocess(

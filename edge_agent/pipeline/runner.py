@@ -27,6 +27,7 @@ from edge_agent.inference.stopper import RunCancelledError, RunStopper
 from edge_agent.pipeline.assemble import build_stages
 from edge_agent.pipeline.kinds import kind_of
 from edge_agent.sources.base import END, Capture
+from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.stages.protocols import Gating, ModelInfo, Postprocess, Sink, Source, Stages
 from edge_agent.stages.types import JSON, Frame, Letterbox, Outbound
 
@@ -51,9 +52,16 @@ class Pipeline:
     pipeline's kind (edge_agent.pipeline.kinds) and are known here only by their protocols."""
 
     def __init__(
-        self, name: str, cfg: PipelineConfig, put: Sink, *, profile: HardwareProfile | None = None
+        self,
+        name: str,
+        cfg: PipelineConfig,
+        put: Sink,
+        *,
+        profile: HardwareProfile | None = None,
+        subscribe: Subscribe | None = None,
     ) -> None:
         self.name = name
+        self.subscribe = subscribe  # the agent's MQTT connection, for an `mqtt` sensor input
         self.cfg = cfg
         self.put = put
         self.profile = profile
@@ -110,7 +118,7 @@ class Pipeline:
         try:
             if self.model is None:
                 self.load()
-            source = self.source or self.kind.source(self.cfg.source, self.name)
+            source = self.source or self.kind.source(self.cfg.source, self.name, self.subscribe)
         except EdgeAgentError as exc:
             self.state = "failed"
             self.error = str(exc)

@@ -8,8 +8,10 @@ from edge_agent.config.models import PreprocessConfig
 from edge_agent.features.tensor import SignalPreprocessor
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.sources.audio import open_audio_source
+from edge_agent.sources.mqtt_input import Subscribe
+from edge_agent.sources.sensor_config import SensorSourceConfig
 from edge_agent.sources.sensors import SensorSource
-from edge_agent.sources.signal_config import AudioSourceConfig, SensorSourceConfig
+from edge_agent.sources.signal_config import AudioSourceConfig
 from edge_agent.stages.protocols import Gating, Preprocess, Source
 
 
@@ -29,7 +31,7 @@ class _Signal:
 class Audio(_Signal):
     """PipelineKind for an audio `source:` block (audio_file, alsa)."""
 
-    def source(self, cfg: AudioSourceConfig, name: str) -> Source:
+    def source(self, cfg: AudioSourceConfig, name: str, subscribe: Subscribe | None = None) -> Source:
         return open_audio_source(cfg, name)
 
     def rate(self, cfg: AudioSourceConfig) -> int:
@@ -39,8 +41,8 @@ class Audio(_Signal):
 class Sensor(_Signal):
     """PipelineKind for a sensor `source:` block (csv, jsonl, serial, iio, mqtt)."""
 
-    def source(self, cfg: SensorSourceConfig, name: str) -> Source:
-        return SensorSource(cfg, name)
+    def source(self, cfg: SensorSourceConfig, name: str, subscribe: Subscribe | None = None) -> Source:
+        return SensorSource(cfg, name, subscribe)
 
     def rate(self, cfg: SensorSourceConfig) -> int:
         return 16000  # no audio: what a vad model would get by default

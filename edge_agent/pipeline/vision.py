@@ -9,6 +9,7 @@ from edge_agent.config.models import PreprocessConfig, SourceConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.gating.motion import build_gate
 from edge_agent.inference.preprocess import Preprocessor
+from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.sources.video import open_source
 from edge_agent.stages.protocols import Gating, Preprocess, Source
 
@@ -16,7 +17,7 @@ from edge_agent.stages.protocols import Gating, Preprocess, Source
 class Vision:
     """PipelineKind for a video `source:` block (video, folder, camera, stream)."""
 
-    def source(self, cfg: SourceConfig, name: str) -> Source:
+    def source(self, cfg: SourceConfig, name: str, subscribe: Subscribe | None = None) -> Source:
         return open_source(cfg, name)
 
     def preprocess(

@@ -1,4 +1,5 @@
-"""Sensor sources: CSV/JSONL replay, a serial port, Linux IIO sysfs polling and an MQTT topic.
+"""Sensor sources: CSV/JSONL replay, a serial port, Linux IIO sysfs polling and an MQTT topic
+(edge_agent.sources.mqtt_input, through the agent's own connection).
 
 Each reader yields readings (a vector of `channels` numbers and a time); `SensorSource` turns them
 into Frames, one per reading or, with `window:`, one per sliding window (raw or as features, see
@@ -11,55 +12,26 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
-import queue
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from edge_agent.errors import SourceError
 from edge_agent.features.windows import SlidingWindow, windowed
-from edge_agent.sources.signal_config import SensorSourceConfig
+from edge_agent.sources.mqtt_input import MqttReader, Subscribe
+from edge_agent.sources.readings import F32, Reader, Reading, number, values_of
+from edge_agent.sources.sensor_config import (
+    IioSensorConfig,
+    ReplaySensorConfig,
+    SensorSourceConfig,
+    SerialSensorConfig,
+)
 from edge_agent.stages.types import Frame
 
 log = logging.getLogger(__name__)
-F32 = npt.NDArray[np.float32]
-Reading = tuple[F32, float]
-
-
-class Reader(Protocol):
-    """Where readings come from; `next()` returns None at the end of a file."""
-
-    live: bool
-
-    def open(self) -> None: ...
-
-    def next(self) -> Reading | None: ...
-
-    def close(self) -> None: ...
-
-
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def values_of(record: dict[str, Any], channels: Sequence[str], time_key: str | None) -> F32 | None:
-    """The channel values of one record, or None when one is missing or not a number."""
-    keys = channels or [k for k in record if k != time_key and _number(record[k]) is not None]
-    vals = [_number(record.get(k)) for k in keys]
-    if not keys or any(v is None for v in vals):
-        return None
-    return np.array(vals, dtype=np.float32)
 
 
 class ReplayReader:
@@ -71,7 +43,7 @@ class ReplayReader:
 
     live = False
 
-    def __init__(self, cfg: SensorSourceConfig) -> None:
+    def __init__(self, cfg: ReplaySensorConfig) -> None:
         self.cfg = cfg
         self._rows: Iterator[dict[str, Any]] | None = None
         self._file: Any = None
@@ -114,7 +86,7 @@ class ReplayReader:
             return vals, self._time(rec)
 
     def _time(self, rec: dict[str, Any]) -> float:
-        t = _number(rec.get(self.cfg.time_key)) if self.cfg.time_key else None
+        t = number(rec.get(self.cfg.time_key)) if self.cfg.time_key else None
         if t is None:
             t = float(self._n)  # no time column: one reading per second of "recording"
         if self._t_first is None:
@@ -144,7 +116,7 @@ def parse_line(line: str, channels: Sequence[str]) -> F32 | None:
         except json.JSONDecodeError:
             return None
         return values_of(rec, channels, None) if isinstance(rec, dict) else None
-    vals = [_number(p) for p in line.replace(",", " ").replace(";", " ").split()]
+    vals = [number(p) for p in line.replace(",", " ").replace(";", " ").split()]
     if not vals or any(v is None for v in vals):
         return None
     return np.array(vals, dtype=np.float32)
@@ -155,7 +127,7 @@ class SerialReader:
 
     live = True
 
-    def __init__(self, cfg: SensorSourceConfig) -> None:
+    def __init__(self, cfg: SerialSensorConfig) -> None:
         self.cfg = cfg
         self._port: Any = None
         self.skipped = 0
@@ -169,9 +141,9 @@ class SerialReader:
                 "(from a clone: '.[serial]')"
             ) from exc
         try:
-            self._port = serial.Serial(self.cfg.path, self.cfg.baud, timeout=1.0)
+            self._port = serial.Serial(self.cfg.port, self.cfg.baud, timeout=1.0)
         except (serial.SerialException, OSError) as exc:
-            raise SourceError(f"serial {self.cfg.path}: {exc}") from exc
+            raise SourceError(f"serial {self.cfg.port}: {exc}") from exc
 
     def next(self) -> Reading | None:
         if self._port is None:
@@ -180,7 +152,7 @@ class SerialReader:
             try:
                 raw = self._port.readline()
             except Exception as exc:  # pyserial raises SerialException or OSError when a USB adapter goes
-                raise SourceError(f"serial {self.cfg.path}: {exc}") from exc
+                raise SourceError(f"serial {self.cfg.port}: {exc}") from exc
             if not raw:
                 continue  # read timeout: nothing sent yet
             vals = parse_line(raw.decode("utf-8", errors="replace"), self.cfg.channels)
@@ -201,9 +173,9 @@ class IioReader:
 
     live = True
 
-    def __init__(self, cfg: SensorSourceConfig) -> None:
+    def __init__(self, cfg: IioSensorConfig) -> None:
         self.cfg = cfg
-        self.dir = Path(cfg.path)
+        self.dir = Path(cfg.device)
         self._raw: list[Path] = []
         self._scale = np.ones(0, dtype=np.float64)
         self._offset = np.zeros(0, dtype=np.float64)
@@ -215,7 +187,7 @@ class IioReader:
         for name in (f"{channel}_{attr}", f"{shared}_{attr}"):
             p = self.dir / name
             if p.is_file():
-                v = _number(p.read_text().strip())
+                v = number(p.read_text().strip())
                 if v is None:
                     raise SourceError(f"iio {p}: expected a number, got {p.read_text().strip()!r}")
                 return v
@@ -252,87 +224,25 @@ class IioReader:
         self._raw = []
 
 
-class MqttReader:
-    """Readings published by other local devices: JSON objects (keys = channels), lists or numbers."""
-
-    live = True
-
-    def __init__(self, cfg: SensorSourceConfig) -> None:
-        self.cfg = cfg
-        self._client: Any = None
-        self._q: queue.Queue[Reading] = queue.Queue(maxsize=10_000)
-        self.skipped = 0
-
-    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
-        try:
-            rec = json.loads(msg.payload)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            self.skipped += 1
-            return
-        ts = time.time()
-        if isinstance(rec, dict):
-            vals = values_of(rec, self.cfg.channels, self.cfg.time_key)
-            sent = _number(rec.get(self.cfg.time_key)) if self.cfg.time_key else None
-            ts = sent if sent is not None else ts  # the sender's clock when it says, else arrival
-        elif isinstance(rec, list):
-            nums = [_number(v) for v in rec]
-            vals = None if any(v is None for v in nums) else np.array(nums, dtype=np.float32)
-        else:
-            v = _number(rec)
-            vals = None if v is None else np.array([v], dtype=np.float32)
-        if vals is None:
-            self.skipped += 1
-            return
-        try:
-            self._q.put_nowait((vals, ts))
-        except queue.Full:
-            self.skipped += 1  # the worker is far behind; newest readings win at the capture queue
-
-    def open(self) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        client.on_message = self._on_message
-        client.on_connect = lambda c, *_a: c.subscribe(self.cfg.path, qos=1)
-        try:
-            client.connect(self.cfg.host, self.cfg.port)
-        except OSError as exc:
-            raise SourceError(f"mqtt input {self.cfg.host}:{self.cfg.port}: {exc}") from exc
-        client.loop_start()
-        self._client = client
-
-    def next(self) -> Reading | None:
-        while self._client is not None:
-            try:
-                return self._q.get(timeout=0.5)
-            except queue.Empty:
-                continue
-        return None
-
-    def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.loop_stop()
-            client.disconnect()
-
-
-READERS: dict[str, type[ReplayReader | SerialReader | IioReader | MqttReader]] = {
-    "csv": ReplayReader,
-    "jsonl": ReplayReader,
-    "serial": SerialReader,
-    "iio": IioReader,
-    "mqtt": MqttReader,
-}
+def open_reader(cfg: SensorSourceConfig, subscribe: Subscribe | None = None) -> tuple[Reader, str]:
+    """The reader for a sensor config, and what it reads (the file, port, folder or topic)."""
+    if isinstance(cfg, ReplaySensorConfig):
+        return ReplayReader(cfg), cfg.path
+    if isinstance(cfg, SerialSensorConfig):
+        return SerialReader(cfg), cfg.port
+    if isinstance(cfg, IioSensorConfig):
+        return IioReader(cfg), cfg.device
+    return MqttReader(cfg, subscribe), cfg.topic
 
 
 class SensorSource:
     """Source (edge_agent.sources.base): readings in, one Frame per reading or per window out."""
 
-    def __init__(self, cfg: SensorSourceConfig, name: str = "") -> None:
+    def __init__(self, cfg: SensorSourceConfig, name: str = "", subscribe: Subscribe | None = None) -> None:
+        """`subscribe`: the agent's MQTT connection, which an `mqtt` input needs (mqtt_input.Subscribe)."""
         self.cfg = cfg
-        self.name = name or cfg.path
-        self.reader: Reader = READERS[cfg.kind](cfg)
+        self.reader, where = open_reader(cfg, subscribe)
+        self.name = name or where
         self.live = self.reader.live
         w = cfg.window
         self.window = SlidingWindow(w.size, w.hop) if w is not None else None

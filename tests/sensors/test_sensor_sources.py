@@ -1,4 +1,5 @@
-"""Sensor sources on real OS plumbing: a pseudo-terminal pair, a sysfs-shaped tree, files, Mosquitto."""
+"""Sensor sources on real OS plumbing: a pseudo-terminal pair, a sysfs-shaped tree, files, Mosquitto
+(the MQTT input through the agent's own publisher connection)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,18 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_agent.config.models import MqttConfig
 from edge_agent.errors import SourceError
+from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.sources.mqtt_input import SensorTopics
+from edge_agent.sources.sensor_config import (
+    IioSensorConfig,
+    MqttSensorConfig,
+    ReplaySensorConfig,
+    SerialSensorConfig,
+    WindowConfig,
+)
 from edge_agent.sources.sensors import SensorSource, parse_line
-from edge_agent.sources.signal_config import SensorSourceConfig, WindowConfig
 
 
 def _drain(src: SensorSource, n: int | None = None) -> list[Any]:
@@ -32,7 +42,7 @@ def _drain(src: SensorSource, n: int | None = None) -> list[Any]:
 def test_serial_lines_through_a_pty_pair() -> None:
     pytest.importorskip("serial", reason="the serial extra (pyserial) is not installed")
     master, slave = os.openpty()
-    src = SensorSource(SensorSourceConfig(kind="serial", path=os.ttyname(slave), baud=9600), "uart")
+    src = SensorSource(SerialSensorConfig(kind="serial", port=os.ttyname(slave), baud=9600), "uart")
     src.open()
     try:
         assert src.live
@@ -50,7 +60,7 @@ def test_serial_lines_through_a_pty_pair() -> None:
 
 def test_serial_missing_port_is_a_source_error(tmp_path: Path) -> None:
     pytest.importorskip("serial")
-    src = SensorSource(SensorSourceConfig(kind="serial", path=str(tmp_path / "ttyUSB9")))
+    src = SensorSource(SerialSensorConfig(kind="serial", port=str(tmp_path / "ttyUSB9")))
     with pytest.raises(SourceError, match="ttyUSB9"):
         src.open()
 
@@ -76,9 +86,8 @@ def _fake_iio(root: Path) -> Path:
 
 def test_iio_polling_applies_scale_and_offset(tmp_path: Path) -> None:
     dev = _fake_iio(tmp_path)
-    cfg = SensorSourceConfig(
-        kind="iio", path=str(dev), rate_hz=50, channels=["in_accel_x", "in_accel_y", "in_accel_z", "in_temp"]
-    )
+    channels = ["in_accel_x", "in_accel_y", "in_accel_z", "in_temp"]
+    cfg = IioSensorConfig(kind="iio", device=str(dev), rate_hz=50, channels=channels)
     src = SensorSource(cfg, "imu")
     src.open()
     t0 = time.monotonic()
@@ -96,7 +105,7 @@ def test_csv_replay_paced_by_time_column_and_speed(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     rows = ["ts,x,y,note"] + [f"{100 + i * 0.1:.1f},{i},{-i},ok" for i in range(11)] + ["101.1,,3,gap"]
     path.write_text("\n".join(rows) + "\n")
-    src = SensorSource(SensorSourceConfig(kind="csv", path=str(path), speed=4.0))
+    src = SensorSource(ReplaySensorConfig(kind="csv", path=str(path), speed=4.0))
     src.open()
     t0 = time.monotonic()
     frames = _drain(src)
@@ -113,7 +122,7 @@ def test_jsonl_replay_into_feature_windows(tmp_path: Path) -> None:
     with path.open("w") as f:
         for i in range(20):
             f.write(json.dumps({"t": i * 0.5, "a": float(i), "b": 2.0}) + "\n")
-    cfg = SensorSourceConfig(
+    cfg = ReplaySensorConfig(
         kind="jsonl",
         path=str(path),
         time_key="t",
@@ -139,10 +148,11 @@ def test_parse_line_forms() -> None:
 
 def test_mqtt_topic_input(mosquitto: Any) -> None:
     topic = f"sensors/{os.getpid()}/vibration"
-    cfg = SensorSourceConfig(
-        kind="mqtt", path=topic, port=mosquitto.port, channels=["x", "y"], window=WindowConfig(size=4, hop=4)
-    )
-    src = SensorSource(cfg, "remote")
+    agent_side = MqttPublisher(MqttConfig(host="127.0.0.1", port=mosquitto.port), f"t-{os.getpid()}", dict)
+    agent_side.start()
+    assert agent_side.wait_connected(10)
+    cfg = MqttSensorConfig(kind="mqtt", topic=topic, channels=["x", "y"], window=WindowConfig(size=4, hop=4))
+    src = SensorSource(cfg, "remote", SensorTopics(agent_side.subscribe))
     src.open()
     pub = mqtt.Client(CallbackAPIVersion.VERSION2)
     pub.connect("127.0.0.1", mosquitto.port)
@@ -160,3 +170,30 @@ def test_mqtt_topic_input(mosquitto: Any) -> None:
         pub.loop_stop()
         pub.disconnect()
         src.close()
+        agent_side.stop()
+
+
+def test_mqtt_inputs_share_a_topic_and_a_closed_one_stops_receiving() -> None:
+    subscribed: list[tuple[str, Any]] = []
+    topics = SensorTopics(lambda topic, fn: subscribed.append((topic, fn)))
+    cfg = MqttSensorConfig(kind="mqtt", topic="sensors/+/temp", channels=["t"])
+    a, b = SensorSource(cfg, "a", topics), SensorSource(cfg, "b", topics)
+    a.open()
+    b.open()
+    assert [t for t, _ in subscribed] == ["sensors/+/temp"]  # one broker subscription for both
+
+    class Msg:
+        payload = b'{"ts": 5.0, "t": 21.5}'
+
+    subscribed[0][1](Msg())
+    assert a.read().data.tolist() == b.read().data.tolist() == [21.5]  # type: ignore[union-attr]
+    b.close()
+    subscribed[0][1](Msg())
+    assert a.read().ts == 5.0  # type: ignore[union-attr]
+    assert b.reader._q.empty()  # type: ignore[attr-defined]
+    a.close()
+
+
+def test_mqtt_input_without_the_agent_connection_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match="through the agent's MQTT connection"):
+        SensorSource(MqttSensorConfig(kind="mqtt", topic="sensors/x"))

@@ -19,8 +19,8 @@ from edge_agent.events.threshold import Threshold
 from edge_agent.features.windows import window_features
 from edge_agent.pipeline.runner import Pipeline
 from edge_agent.postprocess.anomaly import Anomaly, AnomalyPost
+from edge_agent.sources.sensor_config import ReplaySensorConfig, WindowConfig
 from edge_agent.sources.sensors import SensorSource
-from edge_agent.sources.signal_config import SensorSourceConfig, WindowConfig
 from edge_agent.stages.types import Outbound
 
 skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx (export side) builds the test models")
@@ -107,7 +107,7 @@ def autoencoder(healthy: np.ndarray) -> tuple[ort.InferenceSession, float]:
 
 def _events(csv: Path, session: ort.InferenceSession, post_cfg: AnomalyPost) -> list[dict[str, Any]]:
     src = SensorSource(
-        SensorSourceConfig(kind="csv", path=str(csv), speed=0, channels=["x", "y"], window=WINDOW)
+        ReplaySensorConfig(kind="csv", path=str(csv), speed=0, channels=["x", "y"], window=WINDOW)
     )
     post, logic = Anomaly(post_cfg), Threshold(post_cfg.events())
     name = session.get_inputs()[0].name
