@@ -65,6 +65,10 @@ class MqttPublisher:
         self._on_connect_cbs: list[Callable[[], None]] = []
         self._subs: dict[str, MessageFn] = {}
         self._sub_opts: dict[str, SubscribeOptions] = {}
+        # Guards _subs against a subscribe() from another thread while _on_connect re-subscribes:
+        # _subs_live says whether this connection has had the current list (else on_connect sends it).
+        self._subs_lock = threading.Lock()
+        self._subs_live = False
         self._bad_tokens = itertools.count(-1, -1)  # refused locally: negative, never a paho mid
         self._connected = threading.Event()
         self._v5 = cfg.protocol == "5"
@@ -127,13 +131,14 @@ class MqttPublisher:
         (retain handling 2) and to keep the retain flag on live ones (retain as published), so the
         receiver can drop every retained message; with 3.1.1 only the flag on stored ones is left.
         """
-        self._subs[topic] = fn
-        self._sub_opts[topic] = SubscribeOptions(
-            qos=1, retainAsPublished=not retained, retainHandling=0 if retained else 2
-        )
         self.client.message_callback_add(topic, lambda _c, _u, m: fn(m))
-        if self._connected.is_set():
-            self._subscribe(self.client, topic)
+        with self._subs_lock:
+            self._subs[topic] = fn
+            self._sub_opts[topic] = SubscribeOptions(
+                qos=1, retainAsPublished=not retained, retainHandling=0 if retained else 2
+            )
+            if self._subs_live:
+                self._subscribe(self.client, topic)
 
     def _subscribe(self, client: mqtt.Client, topic: str) -> None:
         if self._v5:
@@ -218,8 +223,10 @@ class MqttPublisher:
         self.stats.connects += 1
         self.stats.last_error = None
         log.info("connected to %s:%d (MQTT %s)", self.cfg.host, self.cfg.port, self.cfg.protocol)
-        for topic in self._subs:
-            self._subscribe(client, topic)
+        with self._subs_lock:
+            for topic in self._subs:
+                self._subscribe(client, topic)
+            self._subs_live = True
         self.publish_status("online")
         self._connected.set()
         for fn in self._on_connect_cbs:
@@ -235,6 +242,8 @@ class MqttPublisher:
         if self._connected.is_set() and not self._stopping:
             self.stats.disconnects += 1
             log.warning("disconnected from broker: %s", rc)
+        with self._subs_lock:
+            self._subs_live = False
         self._connected.clear()
 
     def _on_publish(
