@@ -9,10 +9,11 @@ gets these defaults; `--preprocess`, `--resize`, `--pad-value` and `--labels` st
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge_agent.bundle.verify import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,6 @@ BY_SHA256: dict[str, KnownPreprocess] = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _ultralytics(meta: dict[str, str]) -> KnownPreprocess | None:
     if meta.get("author") != "Ultralytics":
         return None
@@ -71,7 +64,7 @@ def known_preprocess(path: Path) -> KnownPreprocess | None:
     """The preprocessing `path`'s own code applies, when this file or its metadata says; else None."""
     import onnx
 
-    found = BY_SHA256.get(_sha256(path))
+    found = BY_SHA256.get(sha256_file(path))
     if found is not None:
         return found
     try:

@@ -15,8 +15,10 @@ from edge_agent.bundle.archive import pack
 from edge_agent.bundle.sign import public_pem
 from edge_agent.config.models import AgentConfig
 from edge_agent.demo.broker import LocalBroker
-from tests.faults.conftest import AgentProcess, write_video
+from tests.faults.conftest import AgentProcess, tiny_model, write_video
 from tests.update.bundle_factory import bundle_from_model
+
+__all__ = ["tiny_model"]  # the fault tests' model fixture, used below
 
 FRAMES = 24
 
@@ -27,24 +29,9 @@ def _stop(proc: AgentProcess) -> None:
 
 
 @pytest.fixture
-def tiny_colour(tmp_path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [
-            helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
-            helper.make_node("Flatten", ["pooled"], ["scores"], axis=1),
-        ],
-        "tiny_colour",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 16, 16])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 3])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path = tmp_path / "tiny_colour.onnx"
-    onnx.save(model, path)
-    return path
+def tiny_colour(tiny_model: Path) -> Path:
+    """The fault tests' tiny real ONNX model (tests/faults/conftest.py)."""
+    return tiny_model
 
 
 def _config(
