@@ -48,8 +48,28 @@ class AudioSpec(_M):
     stateful: bool = False
 
 
+class SlmSpec(_M):
+    """A small language model run by onnxruntime-genai (task "slm"; docs/slm.md).
+
+    `folder` holds genai_config.json, the ONNX decoder (the manifest's `model`), its external weights
+    and the tokenizer files; the agent opens it with `onnxruntime_genai.Model(<bundle>/<folder>)` and
+    never needs torch or transformers. Every file in it is listed in the manifest's `files`."""
+
+    folder: str = Field(default="model", description="folder inside the bundle with genai_config.json")
+    architecture: str = Field(description="decoder family, e.g. llama, phi3, mistral, qwen2")
+    precision: Literal["int4", "int8", "fp16", "fp32"]
+    max_length: int = Field(
+        gt=0, description="KV-cache length set in genai_config.json (prompt + new tokens)"
+    )
+    context_length: int = Field(gt=0, description="the source model's own context window")
+    vocab_size: int = Field(gt=0)
+    eos_token_ids: list[int] = Field(min_length=1)
+    chat_template: str | None = Field(default=None, description="Jinja chat template of the source model")
+    source: str = Field(description="what it was built from: file name and sha256 of the GGUF or HF folder")
+
+
 class QuantizationInfo(_M):
-    mode: Literal["none", "dynamic", "static-qdq", "fp16", "qnn-a16w8"]
+    mode: Literal["none", "dynamic", "static-qdq", "fp16", "qnn-a16w8", "int4", "int8"]
     per_channel: bool = False
     activation_type: str | None = None
     weight_type: str | None = None
@@ -77,7 +97,7 @@ class Manifest(_M):
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     version: str
-    task: Literal["classification", "detection", "embedding", "anomaly", "vad", "raw"]
+    task: Literal["classification", "detection", "embedding", "anomaly", "vad", "raw", "slm"]
     created: str = Field(description="ISO 8601 UTC")
     exporter_version: str
     onnx_version: str | None = None
@@ -89,6 +109,7 @@ class Manifest(_M):
     preprocess: PreprocessConfig | None = None
     text: TextSpec | None = None
     audio: AudioSpec | None = None
+    slm: SlmSpec | None = Field(default=None, description="task slm: the language model's settings")
     postprocess: PostprocessConfig | None = None
     quantization: QuantizationInfo = Field(default_factory=lambda: QuantizationInfo(mode="none"))
     files: list[FileEntry] = Field(min_length=1)
