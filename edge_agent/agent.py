@@ -20,6 +20,7 @@ from typing import Any
 from edge_agent import __version__
 from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.device_fleet import DeviceFleet
+from edge_agent.device_ports import PipelineCounters
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
@@ -81,7 +82,16 @@ class Agent:
                 pipe.start()
             except EdgeAgentError as exc:
                 log.error("pipeline %s not started: %s", name, exc)
-        self.fleet = DeviceFleet(self, self.config_path)
+        # The fleet features get narrow views of this agent (edge_agent.device_ports), never the agent:
+        # itself as PipelineHost and PipelineFigures, its connection as Link, paho's client for replies.
+        self.fleet = DeviceFleet(
+            self,
+            self,
+            self.publisher,
+            self.publisher.client,
+            profile=self.profile,
+            config_path=self.config_path,
+        )
         self.fleet.attach()
         self.publisher.start()
         self._stats_thread.start()
@@ -89,6 +99,56 @@ class Agent:
     def new_pipeline(self, name: str, pcfg: PipelineConfig) -> Pipeline:
         """A pipeline wired to this agent: results into the outbox, `mqtt` inputs on its connection."""
         return Pipeline(name, pcfg, self.outbox.put, profile=self.profile, subscribe=self.sensor_topics)
+
+    # -- PipelineHost (edge_agent.device_ports): what commands and model updates change -------------
+    @property
+    def config(self) -> AgentConfig:
+        return self.cfg
+
+    def replace_config(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+
+    def pipeline_state(self, name: str) -> str | None:
+        pipe = self.pipelines.get(name)
+        return pipe.state if pipe is not None else None
+
+    def run_pipeline(self, name: str, pcfg: PipelineConfig) -> None:
+        self.cfg.pipelines[name] = pcfg
+        self.stop_pipeline(name)
+        pipe = self.new_pipeline(name, pcfg)
+        self.pipelines[name] = pipe
+        pipe.start()  # raises EdgeAgentError when the model or source cannot be opened
+
+    def stop_pipeline(self, name: str) -> None:
+        pipe = self.pipelines.get(name)
+        if pipe is not None and pipe.state in ("running", "loading"):
+            pipe.stop(timeout=1.5)
+
+    def remove_pipeline(self, name: str) -> None:
+        self.stop_pipeline(name)
+        self.pipelines.pop(name, None)
+
+    def last_frame(self, name: str) -> Any:
+        pipe = self.pipelines.get(name)
+        return pipe.last_frame if pipe is not None else None
+
+    # -- PipelineFigures (edge_agent.device_ports): what stats, /metrics and HA read ------------------
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        return {n: p.snapshot() for n, p in list(self.pipelines.items())}
+
+    def counters(self) -> dict[str, PipelineCounters]:
+        return {
+            n: PipelineCounters(p.inferred, p.skipped, p.failures, list(p.latencies))
+            for n, p in list(self.pipelines.items())
+        }
+
+    def model_task(self, name: str) -> str | None:
+        model = getattr(self.pipelines.get(name), "model", None)
+        bundle = getattr(model, "bundle", None)  # only bundles carry a manifest (a bare .onnx does not)
+        return bundle.manifest.task if bundle is not None else None
+
+    def outbox_depth(self) -> int:
+        return int(self.outbox.depth)
 
     def _installed_bundle(self, name: str, pcfg: PipelineConfig) -> PipelineConfig:
         """A bundle installed by a remote update (<state_dir>/bundles/<name>/current) wins over the config."""

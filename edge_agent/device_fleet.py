@@ -1,12 +1,11 @@
-"""The agent's fleet side, wired to one running Agent: commands (AgentBridge implements AgentControl),
-model updates, Home Assistant discovery, rich stats and the optional /metrics endpoint.
+"""The device's fleet features wired together: commands (AgentBridge implements AgentControl), model
+updates, Home Assistant discovery, rich stats and the optional /metrics endpoint.
 
-Beside agent.py and outside the feature packages it wires (commands, update, ha, metrics, stats), so
-none of them imports another's wiring: `update` builds on `commands.control`, and only this module
-knows both.
-
-`DeviceFleet(agent, config_path).attach()` is all the agent needs: it subscribes through the agent's
-MqttPublisher (so subscriptions come back after reconnects) and publishes through it.
+Outside the feature packages it wires (commands, update, ha, metrics, stats), so none of them imports
+another's wiring: `update` builds on `commands.control`, and only this module knows both. It never sees
+the Agent: the agent hands over the narrow views of edge_agent.device_ports (PipelineHost,
+PipelineFigures, Link) and the paho client command replies go out on, then calls `attach()`; the
+subscriptions go through the Link (so they come back after reconnects).
 """
 
 from __future__ import annotations
@@ -17,36 +16,41 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import paho.mqtt.client as mqtt
+
 from edge_agent.commands.config_patch import apply_config_patch, describe_issues
 from edge_agent.commands.handler import CommandHandler
 from edge_agent.commands.mqtt import CommandServer
 from edge_agent.commands.settings import FleetDeviceConfig
 from edge_agent.commands.signing import CommandVerifier
-from edge_agent.config.models import AgentConfig, PipelineConfig
+from edge_agent.config.models import AgentConfig
+from edge_agent.device_ports import Link, PipelineFigures, PipelineHost
 from edge_agent.errors import CommandError, ConfigError
+from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.stats.report import StatsReporter
 from edge_agent.stats.system import SystemReader
 from edge_agent.topics import update_topic
 
 if TYPE_CHECKING:
-    from edge_agent.agent import Agent
+    from edge_agent.metrics.exporter import MetricsServer
+    from edge_agent.update import UpdateService
 
 log = logging.getLogger(__name__)
 
 
 class AgentBridge:
-    """AgentControl on top of edge_agent.agent.Agent."""
+    """AgentControl (what every command needs) on top of a PipelineHost."""
 
-    def __init__(self, agent: Agent, config_path: Path | None = None) -> None:
-        self.agent = agent
+    def __init__(self, host: PipelineHost, config_path: Path | None = None) -> None:
+        self.host = host
         self.config_path = config_path
         self._lock = threading.RLock()  # one pipeline change at a time (commands, updates)
 
     def status(self) -> dict[str, Any]:
-        return self.agent.status()
+        return self.host.status()
 
     def pipelines(self) -> list[str]:
-        return list(self.agent.cfg.pipelines)
+        return list(self.host.config.pipelines)
 
     def _need_file(self) -> Path:
         if self.config_path is None:
@@ -72,52 +76,37 @@ class AgentBridge:
         from edge_agent.update.service import with_installed_bundle
 
         with self._lock:
-            old = self.agent.cfg
+            old = self.host.config
             # A bundle installed by a remote update keeps winning over the file's model path.
             pipes = {n: with_installed_bundle(old.device.state_dir, n, p) for n, p in new.pipelines.items()}
             changed = [n for n, p in pipes.items() if old.pipelines.get(n) != p]
             removed = [n for n in old.pipelines if n not in pipes]
             for name in removed:
-                self.stop_pipeline(name)
-                self.agent.pipelines.pop(name, None)
+                self.host.remove_pipeline(name)
             keep = ("device", "mqtt", "pipelines")
-            self.agent.cfg = old.model_copy(
-                update={k: getattr(new, k) for k in type(new).model_fields if k not in keep}
-            )
-            self.agent.cfg.pipelines = pipes
+            update = {k: getattr(new, k) for k in type(new).model_fields if k not in keep}
+            self.host.replace_config(old.model_copy(update={**update, "pipelines": pipes}))
             for name in changed:
                 if pipes[name].enabled:
-                    self._restart(name, pipes[name])
+                    self.host.run_pipeline(name, pipes[name])
                 else:
-                    self.stop_pipeline(name)
+                    self.host.stop_pipeline(name)
             return {"restarted": changed, "removed": removed}
-
-    def _restart(self, name: str, pcfg: PipelineConfig) -> None:
-        with self._lock:
-            old = self.agent.pipelines.get(name)
-            if old is not None and old.state in ("running", "loading"):
-                old.stop(timeout=1.5)
-            pipe = self.agent.new_pipeline(name, pcfg)
-            self.agent.pipelines[name] = pipe
-            pipe.start()  # raises EdgeAgentError when the model or source cannot be opened
 
     def start_pipeline(self, name: str) -> None:
         with self._lock:
-            pipe = self.agent.pipelines.get(name)
-            if pipe is not None and pipe.state == "running":
+            if self.host.pipeline_state(name) == "running":
                 return
-            self._restart(name, self.agent.cfg.pipelines[name])
+            self.host.run_pipeline(name, self.host.config.pipelines[name])
 
     def stop_pipeline(self, name: str) -> None:
         with self._lock:
-            pipe = self.agent.pipelines.get(name)
-            if pipe is not None and pipe.state in ("running", "loading"):
-                pipe.stop(timeout=1.5)
+            self.host.stop_pipeline(name)
 
     def snapshot(self, name: str) -> bytes | None:
-        if not self.agent.cfg.pipelines[name].publish.include_frame:
+        if not self.host.config.pipelines[name].publish.include_frame:
             return None
-        frame = getattr(self.agent.pipelines.get(name), "last_frame", None)
+        frame = self.host.last_frame(name)
         if frame is None:
             raise CommandError("refused", f"pipeline {name!r} has no frame to show yet")
         import cv2
@@ -129,34 +118,46 @@ class AgentBridge:
 
     def update_model(self, pipeline: str, bundle_dir: Path) -> None:
         with self._lock:
-            pcfg = self.agent.cfg.pipelines[pipeline]
+            pcfg = self.host.config.pipelines[pipeline]
             new = pcfg.model_copy(
                 update={"model": pcfg.model.model_copy(update={"path": bundle_dir, "id": None})}
             )
-            self.agent.cfg.pipelines[pipeline] = new
-            self._restart(pipeline, new)
+            self.host.run_pipeline(pipeline, new)
 
 
 class DeviceFleet:
-    """Creates and attaches the fleet features of one agent."""
+    """Creates and attaches the fleet features of one agent, from the views the agent hands over."""
 
     def __init__(
-        self, agent: Agent, config_path: Path | None = None, settings: FleetDeviceConfig | None = None
+        self,
+        host: PipelineHost,
+        figures: PipelineFigures,
+        link: Link,
+        replies: mqtt.Client,
+        *,
+        profile: HardwareProfile | None = None,
+        config_path: Path | None = None,
+        settings: FleetDeviceConfig | None = None,
     ) -> None:
+        """`replies` is the paho client of `link`'s connection: command replies carry MQTT 5 properties
+        (correlation data, content type) that `Link.publish` does not take."""
         from edge_agent import __version__
         from edge_agent.bundle.verify import load_public_key
         from edge_agent.update import UpdatePolicy, UpdateService
         from edge_agent.update.fetch import is_upload_data
 
-        self.agent = agent
-        self.settings = settings or getattr(agent.cfg, "fleet", None) or FleetDeviceConfig()
-        self.prefix = agent.cfg.mqtt.prefix
-        self.bridge = AgentBridge(agent, config_path)
+        cfg = host.config
+        self.host, self.figures, self.link = host, figures, link
+        self.settings = settings or cfg.fleet
+        self.device = cfg.device.id
+        self.prefix = cfg.mqtt.prefix
+        self.bridge = AgentBridge(host, config_path)
         s = self.settings
+        state_dir = cfg.device.state_dir
         verifier = None
         if s.commands.trusted_keys or s.commands.require_signed:
             # uploaded files are data, never keys
-            files = [k for k in s.commands.trusted_keys if not is_upload_data(k, agent.cfg.device.state_dir)]
+            files = [k for k in s.commands.trusted_keys if not is_upload_data(k, state_dir)]
             if len(files) < len(s.commands.trusted_keys):
                 log.error("fleet.commands.trusted_keys: key files in the upload area are ignored")
             keys = [load_public_key(k) for k in files]
@@ -173,37 +174,31 @@ class DeviceFleet:
             )
             self.updates = UpdateService(
                 self.bridge,
-                agent.cfg.device.state_dir,
-                agent.device,
-                model_config=lambda p: agent.cfg.pipelines[p].model,
+                state_dir,
+                self.device,
+                model_config=lambda p: host.config.pipelines[p].model,
                 report=self._report_update,
-                profile=agent.profile,
+                profile=profile,
                 policy=policy,
             )
         self.handler = CommandHandler(
-            self.bridge, agent.device, self.prefix, verifier=verifier, updates=self.updates
+            self.bridge, self.device, self.prefix, verifier=verifier, updates=self.updates
         )
-        self.server = CommandServer(agent.publisher.client, self.handler)
+        self.server = CommandServer(replies, self.handler)
         self.version = __version__
-        self.metrics: Any = None
-        thermal = agent.profile.thermal if agent.profile is not None else None
-        reader = SystemReader(
+        self.metrics: MetricsServer | None = None
+        thermal = profile.thermal if profile is not None else None
+        self.reader = SystemReader(
             temperature_paths=thermal.temperature_paths if thermal else (),
             throttle_paths=thermal.throttle_paths if thermal else (),
         )
         self.reporter = StatsReporter(
-            agent.device,
-            reader,
-            lambda: {n: p.snapshot() for n, p in list(agent.pipelines.items())},
-            watts_per_busy_core=agent.profile.watts_per_busy_core if agent.profile is not None else 2.0,
-            outbox_depth=lambda: int(agent.outbox.depth),
+            self.device,
+            self.reader,
+            figures.snapshots,
+            watts_per_busy_core=profile.watts_per_busy_core if profile is not None else 2.0,
+            outbox_depth=figures.outbox_depth,
         )
-
-    def _task(self, pipeline: str) -> str | None:
-        """The bundle manifest's task (classification, detection, anomaly, vad...) when the model has one."""
-        model = getattr(self.agent.pipelines.get(pipeline), "model", None)
-        bundle = getattr(model, "bundle", None)
-        return bundle.manifest.task if bundle is not None else None
 
     def stats(self) -> dict[str, Any]:
         """The periodic stats payload: system health, per-pipeline fps/latency/skips, per-result CPU, and
@@ -215,36 +210,42 @@ class DeviceFleet:
 
     def _publish(self, topic: str, body: dict[str, Any] | bytes, *, retain: bool = False) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
-        self.agent.publisher.publish(topic, payload, qos=1, retain=retain)
+        self.link.publish(topic, payload, qos=1, retain=retain)
 
     def _report_update(self, msg: dict[str, Any]) -> None:
-        self._publish(update_topic(self.prefix, self.agent.device), msg)
+        self._publish(update_topic(self.prefix, self.device), msg)
 
     def attach(self) -> None:
-        """Call before agent.publisher.start(): subscriptions are made on every connect."""
+        """Call before the link connects: subscriptions are made on every connect."""
         if self.settings.commands.enabled:
             self.server.start()
-            self.agent.publisher.subscribe(self.handler.subscription, self.server.on_message, retained=False)
+            self.link.subscribe(self.handler.subscription, self.server.on_message, retained=False)
         ha = self.settings.home_assistant
         if ha.enabled:
             from edge_agent.ha.discovery import DiscoveryAnnouncer, info_from_config
 
+            figures, host = self.figures, self.host
             announcer = DiscoveryAnnouncer(
                 lambda t, p, r: self._publish(t, p, retain=r),
-                self.agent.device,
-                lambda: [info_from_config(n, p, self._task(n)) for n, p in self.agent.cfg.pipelines.items()],
+                self.device,
+                lambda: [
+                    info_from_config(n, p, figures.model_task(n)) for n, p in host.config.pipelines.items()
+                ],
                 prefix=self.prefix,
                 version=self.version,
                 discovery_prefix=ha.discovery_prefix,
             )
-            self.agent.publisher.subscribe(
-                announcer.status_topic, lambda m: announcer.on_ha_status(bytes(m.payload))
-            )
-            self.agent.publisher.on_connected(announcer.announce)
+            self.link.subscribe(announcer.status_topic, lambda m: announcer.on_ha_status(bytes(m.payload)))
+            self.link.on_connected(announcer.announce)
         if self.settings.metrics.port is not None:
             from edge_agent.metrics.exporter import MetricsServer
 
-            self.metrics = MetricsServer(self.agent, self.settings.metrics.host, self.settings.metrics.port)
+            self.metrics = MetricsServer(
+                self.figures.counters,
+                self.host.status,
+                self.settings.metrics.host,
+                self.settings.metrics.port,
+            )
             self.metrics.start()
 
     def stop(self) -> None:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from edge_agent.device_ports import PipelineCounters
 from edge_agent.errors import EdgeAgentError
 from edge_agent.stats.system import SystemReader
 
@@ -27,42 +27,21 @@ log = logging.getLogger(__name__)
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-@dataclass(slots=True)
-class PipelineCounters:
-    """What the sampler reads from one pipeline."""
-
-    inferred: int
-    skipped: int
-    failures: int
-    latencies_ms: Sequence[float]  # newest last
-
-
-class MetricsSource:
-    """Adapts an Agent (pipelines with inferred/skipped/failures/latencies; status()) for the sampler."""
-
-    def __init__(self, agent: Any) -> None:
-        self.agent = agent
-
-    def pipelines(self) -> Mapping[str, PipelineCounters]:
-        return {
-            name: PipelineCounters(p.inferred, p.skipped, p.failures, list(p.latencies))
-            for name, p in list(self.agent.pipelines.items())
-        }
-
-    def status(self) -> dict[str, Any]:
-        return dict(self.agent.status())
+Counters = Callable[[], Mapping[str, PipelineCounters]]
+Status = Callable[[], Mapping[str, Any]]
 
 
 class MetricsServer:
-    """Owns a registry, a sampler thread and the HTTP endpoint."""
+    """Owns a registry, a sampler thread and the HTTP endpoint; reads the agent only through `counters`
+    (each pipeline's counters and latency ring buffer) and `status` (outbox depth, mqtt state)."""
 
     def __init__(
         self,
-        agent: Any,
+        counters: Counters,
+        status: Status,
         host: str = "127.0.0.1",
         port: int = 9464,
         *,
-        source: MetricsSource | None = None,
         reader: SystemReader | None = None,
         interval_s: float = 1.0,
         version: str | None = None,
@@ -77,7 +56,7 @@ class MetricsServer:
         from edge_agent import __version__
 
         self.host, self.port, self.interval_s = host, port, interval_s
-        self.source = source or MetricsSource(agent)
+        self.counters, self.status = counters, status
         self.reader = reader or SystemReader()
         self.registry = pc.CollectorRegistry()
         pc.ProcessCollector(registry=self.registry)
@@ -119,7 +98,7 @@ class MetricsServer:
 
     def sample(self) -> None:
         """Fold the change since the previous sample into the metrics."""
-        for name, now in self.source.pipelines().items():
+        for name, now in self.counters().items():
             before = self._last.get(name, PipelineCounters(0, 0, 0, ()))
             if now.inferred < before.inferred:  # the pipeline was replaced (update, restart): counts restart
                 before = PipelineCounters(0, 0, 0, ())
@@ -130,7 +109,7 @@ class MetricsServer:
             self.skipped.labels(name).inc(max(0, now.skipped - before.skipped))
             self.failures.labels(name).inc(max(0, now.failures - before.failures))
             self._last[name] = PipelineCounters(now.inferred, now.skipped, now.failures, ())
-        status = self.source.status()
+        status = self.status()
         outbox = status.get("outbox") or {}
         depth = outbox.get("depth") if isinstance(outbox, dict) else None
         if isinstance(depth, (int, float)):
