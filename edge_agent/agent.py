@@ -19,16 +19,16 @@ from typing import Any
 
 from edge_agent import __version__
 from edge_agent.config.models import AgentConfig, PipelineConfig
-from edge_agent.device_fleet import DeviceFleet
-from edge_agent.device_ports import PipelineCounters
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline.runner import STOP_GRACE_S, Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
+from edge_agent.remote.ports import PipelineCounters
+from edge_agent.remote.update.service import with_installed_bundle
+from edge_agent.remote.wiring import DeviceFleet
 from edge_agent.sources.mqtt_input import SensorTopics
 from edge_agent.topics import stats_topic
-from edge_agent.update.service import with_installed_bundle
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Agent:
                 pipe.start()
             except EdgeAgentError as exc:
                 log.error("pipeline %s not started: %s", name, exc)
-        # The fleet features get narrow views of this agent (edge_agent.device_ports), never the agent:
+        # The fleet features get narrow views of this agent (edge_agent.remote.ports), never the agent:
         # itself as PipelineHost and PipelineFigures, its connection as Link, paho's client for replies.
         self.fleet = DeviceFleet(
             self,
@@ -100,7 +100,7 @@ class Agent:
         """A pipeline wired to this agent: results into the outbox, `mqtt` inputs on its connection."""
         return Pipeline(name, pcfg, self.outbox.put, profile=self.profile, subscribe=self.sensor_topics)
 
-    # -- PipelineHost (edge_agent.device_ports): what commands and model updates change -------------
+    # -- PipelineHost (edge_agent.remote.ports): what commands and model updates change -------------
     @property
     def config(self) -> AgentConfig:
         return self.cfg
@@ -132,7 +132,7 @@ class Agent:
         pipe = self.pipelines.get(name)
         return pipe.last_frame if pipe is not None else None
 
-    # -- PipelineFigures (edge_agent.device_ports): what stats, /metrics and HA read ------------------
+    # -- PipelineFigures (edge_agent.remote.ports): what stats, /metrics and HA read ------------------
     def snapshots(self) -> dict[str, dict[str, Any]]:
         return {n: p.snapshot() for n, p in list(self.pipelines.items())}
 

@@ -243,7 +243,7 @@ def handle_send(args: argparse.Namespace) -> int:
         return 2
     if args.sign_key:
         from edge_agent.bundle.sign import load_private_key
-        from edge_agent.commands.signing import sign_command
+        from edge_agent.remote.commands.signing import sign_command
 
         body = sign_command(load_private_key(args.sign_key), args.device, args.verb, body)
     client = connect(broker_options(args), role="send")

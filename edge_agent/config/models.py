@@ -14,13 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge_agent.accounting.config import AccountingConfig
-from edge_agent.commands.settings import FleetDeviceConfig
 from edge_agent.config_base import ModelConfig, ProviderSpec, Strict
 from edge_agent.ensemble.config import CascadeConfig, EnsembleConfig
 from edge_agent.events.config import EventsConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.postprocess.anomaly import AnomalyPost
 from edge_agent.postprocess.vad import VadPost
+from edge_agent.remote.config import FleetDeviceConfig
 from edge_agent.sources.sensor_config import SensorSourceConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
 

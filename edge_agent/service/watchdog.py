@@ -2,8 +2,8 @@
 
 WATCHDOG=1 is sent only when every running pipeline's worker and the outbox thread have shown a
 heartbeat within `stall_s` (they beat on every loop turn, at least every half second when idle); the
-command worker too (edge_agent.commands.mqtt.CommandServer.check, which also restarts it if it ended). A
-worker stuck in a model call or a deadlock stops the pings, so systemd (WatchdogSec=) restarts the
+command worker too (edge_agent.remote.commands.mqtt.CommandServer.check, which also restarts it if it
+ended). A worker stuck in a model call or a deadlock stops the pings, so systemd (WatchdogSec=) restarts the
 service; a free-running timer would keep a wedged agent alive forever.
 """
 

@@ -16,7 +16,7 @@ from edge_agent.bundle.sign import public_pem
 from edge_agent.config.models import AgentConfig
 from edge_agent.demo.broker import LocalBroker
 from tests.faults.conftest import AgentProcess, tiny_model, write_video
-from tests.update.bundle_factory import bundle_from_model
+from tests.remote.update.bundle_factory import bundle_from_model
 
 __all__ = ["tiny_model"]  # the fault tests' model fixture, used below
 

@@ -21,7 +21,7 @@ from edge_agent.bundle.sign import public_pem
 from edge_agent.config.models import PipelineConfig
 from edge_agent.errors import BundleError, ModelError
 from edge_agent.inference.session import open_model
-from edge_agent.update.service import with_installed_bundle
+from edge_agent.remote.update.service import with_installed_bundle
 from tests.bundle.variants import make_bundle, members, tar_from
 
 
@@ -188,7 +188,7 @@ def test_unsigned_packed_bundle_loads_when_no_key_is_trusted(base: Path, tmp_pat
 def test_installed_remote_update_still_wins_over_a_packed_path(
     packed: Path, pub_file: Path, tmp_path: Path
 ) -> None:
-    from edge_agent.update.slots import Slots
+    from edge_agent.remote.update.slots import Slots
 
     state = tmp_path / "state"
     slots = Slots(state, "cam")

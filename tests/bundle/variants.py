@@ -1,5 +1,5 @@
 """Hostile and legitimate variants of one real bundle (tiny ONNX model, golden npz, ed25519 signature,
-made by tests/update/bundle_factory with the project's sign_bundle and pack)."""
+made by tests/remote/update/bundle_factory with the project's sign_bundle and pack)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent.bundle.manifest import MANIFEST
 from edge_agent.bundle.sign import sign_bundle
-from tests.update.bundle_factory import make_bundle
+from tests.remote.update.bundle_factory import make_bundle
 
 __all__ = ["make_bundle", "manifest", "members", "resign", "tar_from"]
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from edge_agent.cli.main import main
-from edge_agent.commands.handler import CommandHandler
-from edge_agent.commands.mqtt import CommandServer
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.send import Requester
 from edge_agent.fleet.watch import DeviceRow, apply_stats, render_table
+from edge_agent.remote.commands.handler import CommandHandler
+from edge_agent.remote.commands.mqtt import CommandServer
 
 STATS = {
     "v": 1,

@@ -19,8 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge_agent.agent import Agent
 from edge_agent.bundle.sign import public_pem
-from edge_agent.commands.handler import CommandHandler
-from edge_agent.commands.mqtt import CommandServer
 from edge_agent.config import load_config
 from edge_agent.config.models import AgentConfig
 from edge_agent.demo.broker import free_port
@@ -28,6 +26,8 @@ from edge_agent.errors import FleetError
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.deploy import deploy
 from edge_agent.fleet.send import Requester
+from edge_agent.remote.commands.handler import CommandHandler
+from edge_agent.remote.commands.mqtt import CommandServer
 from tests.tlsutil import deploy_broker_conf, issue_client, make_pki
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "update"))

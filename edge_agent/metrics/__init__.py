@@ -1,1 +1,0 @@
-"""Prometheus /metrics on the device (optional: prometheus-client, in the `metrics` extra)."""

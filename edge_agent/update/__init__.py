@@ -1,6 +1,0 @@
-"""Model updates: fetch (URL or MQTT chunks), verify, canary, atomic swap, health window, rollback."""
-
-from edge_agent.update.service import UpdatePolicy, UpdateService, resolve_model_path
-from edge_agent.update.slots import Slots
-
-__all__ = ["Slots", "UpdatePolicy", "UpdateService", "resolve_model_path"]
