@@ -1,8 +1,10 @@
 """The import layers, read from the source (ast): every import, inside functions and under TYPE_CHECKING too.
 
 Checks that edge_agent never imports exporters, that the leaf modules import nothing of the project, that
-the exporter reaches the device side only through the bundle and hardware modules, and that the package
-cycles left are no more than the allow-list below (issue 14 removes them; shrink it as they go).
+the exporter reaches the device side only through the bundle and hardware modules, that the device's two
+roles stay apart (the data path never imports the fleet features of edge_agent.remote, which never import
+the agent, and the central edge_agent.fleet imports neither), and that the package cycles left are no
+more than the allow-list below (issue 14 removes them; shrink it as they go).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ ALLOWED_TANGLES = [
     {
         "edge_agent.accounting",
         "edge_agent.bundle",
-        "edge_agent.commands",
         "edge_agent.config",
         "edge_agent.ensemble",
         "edge_agent.events",
@@ -52,10 +53,40 @@ ALLOWED_TANGLES = [
 # Cycles issue 14 removed: these pairs must not be in one group again.
 REMOVED = [
     ("edge_agent.cli", "edge_agent.fleet"),
-    ("edge_agent.agent", "edge_agent.commands"),
-    ("edge_agent.commands", "edge_agent.update"),
-    ("edge_agent.agent", "edge_agent.device_fleet"),
+    ("edge_agent.agent", "edge_agent.remote.commands"),
+    ("edge_agent.remote.commands", "edge_agent.remote.update"),
+    ("edge_agent.agent", "edge_agent.remote.wiring"),
+    # the `fleet:` config block left the commands package for remote/config.py
+    ("edge_agent.config", "edge_agent.remote.commands"),
 ]
+
+# Folders that group packages by role: each sub-package or module in them counts as a package.
+GROUPS = ("edge_agent.remote",)
+# The device's two roles. The data path never imports the fleet features; the config schema imports only
+# their `fleet:` block. The fleet features never import the agent or the CLI (they get narrow views,
+# edge_agent.remote.ports), and the central side (edge_agent.fleet, on the operator's machine) and the
+# device's fleet features meet only on the wire: topics and payloads.
+DATA_PATH = (
+    "edge_agent.stages",
+    "edge_agent.sources",
+    "edge_agent.gating",
+    "edge_agent.inference",
+    "edge_agent.postprocess",
+    "edge_agent.events",
+    "edge_agent.ensemble",
+    "edge_agent.features",
+    "edge_agent.accounting",
+    "edge_agent.outbox",
+    "edge_agent.publish",
+    "edge_agent.pipeline",
+    "edge_agent.bundle",
+    "edge_agent.hardware",
+    "edge_agent.config",
+)
+FLEET_FEATURES = "edge_agent.remote"
+SCHEMA_MAY_IMPORT = {"edge_agent.remote", "edge_agent.remote.config"}
+FLEET_FEATURES_NEVER_IMPORT = ("edge_agent.agent", "edge_agent.cli", "edge_agent.fleet")
+CENTRAL = "edge_agent.fleet"
 
 
 def module_name(path: Path) -> str:
@@ -100,8 +131,14 @@ def project_modules() -> dict[str, set[str]]:
 
 
 def package_of(module: str) -> str:
-    """The first two levels: edge_agent.<package> (a top-level module counts as its own package)."""
-    return ".".join(module.split(".")[:2])
+    """The first two levels: edge_agent.<package> (a top-level module counts as its own package); in a
+    grouping folder (GROUPS), three: edge_agent.remote.<package>."""
+    parts = module.split(".")
+    return ".".join(parts[: 3 if ".".join(parts[:2]) in GROUPS else 2])
+
+
+def under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -189,6 +226,44 @@ def test_package_cycles_only_shrink() -> None:
         )
     for a, b in REMOVED:
         assert not any({a, b} <= g for g in groups), f"{a} and {b} import each other again"
+
+
+def test_the_data_path_never_imports_the_fleet_features() -> None:
+    graph = project_modules()
+    bad = {
+        m: sorted(t for t in ts if under(t, FLEET_FEATURES) and t not in SCHEMA_MAY_IMPORT)
+        for m, ts in graph.items()
+        if any(under(m, p) for p in DATA_PATH)
+    }
+    assert {m: ts for m, ts in bad.items() if ts} == {}
+    schema = {t for m, ts in graph.items() if under(m, "edge_agent.config") for t in ts}
+    assert "edge_agent.remote.config" in schema, "the config schema no longer holds the `fleet:` block?"
+
+
+def test_the_fleet_features_get_views_not_the_agent() -> None:
+    graph = project_modules()
+    bad = {
+        m: sorted(t for t in ts if any(under(t, n) for n in FLEET_FEATURES_NEVER_IMPORT))
+        for m, ts in graph.items()
+        if under(m, FLEET_FEATURES)
+    }
+    assert {m: ts for m, ts in bad.items() if ts} == {}
+
+
+def test_the_central_side_and_the_device_fleet_features_meet_only_on_the_wire() -> None:
+    graph = project_modules()
+    bad = {
+        m: sorted(t for t in ts if under(t, FLEET_FEATURES) or t == "edge_agent.agent")
+        for m, ts in graph.items()
+        if under(m, CENTRAL)
+    }
+    assert {m: ts for m, ts in bad.items() if ts} == {}
+
+
+def test_a_grouping_folder_splits_into_packages() -> None:
+    assert package_of("edge_agent.remote.commands.mqtt") == "edge_agent.remote.commands"
+    assert package_of("edge_agent.remote.ha") == "edge_agent.remote.ha"
+    assert package_of("edge_agent.fleet.watch") == "edge_agent.fleet"
 
 
 def test_the_checker_sees_imports_inside_functions_and_type_checking() -> None:
