@@ -95,7 +95,7 @@ def test_thousand_random_commands(mosquitto_factory: Callable[..., LocalBroker])
             corr = f"c{i}"
             pending.append((verb, payload, corr, req.send_raw("fuzz1", verb, payload, corr)))
         outcomes: dict[str, int] = {}
-        schema = json.loads((Path(__file__).parents[2] / "docs" / "command-reply.schema.json").read_text())
+        schema = json.loads((Path(__file__).parents[3] / "docs" / "command-reply.schema.json").read_text())
         for verb, payload, corr, event in pending:
             reply = req.result(corr, event, timeout=20)
             assert reply is not None, f"no reply to {verb} {payload[:60]!r}"

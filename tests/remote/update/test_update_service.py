@@ -33,7 +33,7 @@ def service(
     )
 
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "update-report.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[3] / "docs" / "update-report.schema.json").read_text())
 
 
 def steps(reports: list[dict[str, Any]]) -> list[tuple[str, str]]:

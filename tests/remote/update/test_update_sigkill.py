@@ -49,7 +49,7 @@ def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path) -> None:
     slots = Slots(state, "cam")
     slots.activate(slots.stage(a, "tiny@seed"))
     rng = random.Random(6)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     kills = 0
     seen_versions = set()
     for _ in range(25):
