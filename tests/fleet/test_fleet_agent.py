@@ -4,7 +4,6 @@ config file, and `fleet deploy` of a good bundle, then of a bad one that rolls b
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,7 @@ from edge_agent.demo.broker import LocalBroker
 from edge_agent.fleet.client import BrokerOptions, connect, disconnect
 from edge_agent.fleet.deploy import deploy
 from edge_agent.fleet.send import Requester
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "update"))
-from bundle_factory import bundle_from_model, make_bundle
+from tests.remote.update.bundle_factory import bundle_from_model, make_bundle
 
 LABELS = ["upright", "rotated_90_cw", "rotated_180", "rotated_270_cw"]
 PRE = {"resize": "letterbox", "pad_value": 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,10 +27,8 @@ from edge_agent.fleet.deploy import deploy
 from edge_agent.fleet.send import Requester
 from edge_agent.remote.commands.handler import CommandHandler
 from edge_agent.remote.commands.mqtt import CommandServer
+from tests.remote.update.bundle_factory import make_bundle
 from tests.tlsutil import deploy_broker_conf, issue_client, make_pki
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "update"))
-from bundle_factory import make_bundle
 
 # The broker config and ACL shipped in deploy/mosquitto/ (operators: CN ops-fleet; devices: CN = device id).
 
