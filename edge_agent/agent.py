@@ -217,6 +217,22 @@ class Agent:
         )
         return joined
 
+    def stalled(self, stall_s: float) -> list[str]:
+        """For the systemd watchdog (edge_agent.service.watchdog): what has shown no progress for
+        `stall_s`: running pipelines' workers, the outbox thread, the command worker."""
+        now = time.monotonic()
+        out = [
+            f"{name} (worker silent {now - pipe.beat:.0f} s)"
+            for name, pipe in self.pipelines.items()
+            if pipe.state == "running" and now - pipe.beat > stall_s
+        ]
+        if now - self.outbox.beat > stall_s:
+            out.append(f"outbox (silent {now - self.outbox.beat:.0f} s)")
+        commands = self.fleet.check(stall_s) if self.fleet is not None else None
+        if commands is not None:
+            out.append(commands)
+        return out
+
     # -- status and stats -------------------------------------------------------------------------
     def birth(self) -> dict[str, Any]:
         return {

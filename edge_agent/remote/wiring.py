@@ -248,6 +248,10 @@ class DeviceFleet:
             )
             self.metrics.start()
 
+    def check(self, stall_s: float) -> str | None:
+        """For the watchdog: the command worker, revived if it had ended; a line when it is stuck."""
+        return self.server.check(stall_s)
+
     def stop(self) -> None:
         self.server.stop()
         if self.metrics is not None:

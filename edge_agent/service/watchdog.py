@@ -3,20 +3,18 @@
 WATCHDOG=1 is sent only when every running pipeline's worker and the outbox thread have shown a
 heartbeat within `stall_s` (they beat on every loop turn, at least every half second when idle); the
 command worker too (edge_agent.remote.commands.mqtt.CommandServer.check, which also restarts it if it
-ended). A worker stuck in a model call or a deadlock stops the pings, so systemd (WatchdogSec=) restarts the
-service; a free-running timer would keep a wedged agent alive forever.
+ended). A worker stuck in a model call or a deadlock stops the pings, so systemd (WatchdogSec=) restarts
+the service; a free-running timer would keep a wedged agent alive forever. The loop sees the agent only
+as `Supervised` (status, what is stalled, the outbox depth).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from edge_agent.service.notify import Notifier, watchdog_interval_s
-
-if TYPE_CHECKING:
-    from edge_agent.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +44,28 @@ def status_line(status: dict[str, Any], stuck: list[str]) -> str:
     return "; ".join(parts)
 
 
+class Supervised(Protocol):
+    """What the service loop watches (edge_agent.agent.Agent is one)."""
+
+    def status(self) -> dict[str, Any]:
+        """The status content: pipelines, mqtt, outbox (see status_line)."""
+        ...
+
+    def stalled(self, stall_s: float) -> list[str]:
+        """What has shown no progress for `stall_s`, one short line each (reviving what can be)."""
+        ...
+
+    def outbox_depth(self) -> int:
+        """Messages waiting in the outbox."""
+        ...
+
+
 class ServiceLoop:
     """Call `ready()` once the pipelines run, then `tick()` every `period` seconds from the main loop."""
 
     def __init__(
         self,
-        agent: Agent,
+        agent: Supervised,
         notifier: Notifier | None = None,
         watchdog_s: float | None = None,
         stall_s: float | None = None,
@@ -67,20 +81,9 @@ class ServiceLoop:
         self.stuck_since: float | None = None
 
     def stuck(self) -> list[str]:
-        """What has shown no progress for `stall_s`: running pipelines' workers and the outbox."""
-        now = time.monotonic()
-        out = [
-            f"{name} (worker silent {now - pipe.beat:.0f} s)"
-            for name, pipe in self.agent.pipelines.items()
-            if pipe.state == "running" and now - pipe.beat > self.stall_s
-        ]
-        if now - self.agent.outbox.beat > self.stall_s:
-            out.append(f"outbox (silent {now - self.agent.outbox.beat:.0f} s)")
-        fleet = getattr(self.agent, "fleet", None)  # the command worker: revived if dead, stuck if silent
-        commands = fleet.server.check(self.stall_s) if fleet is not None else None
-        if commands is not None:
-            out.append(commands)
-        return out
+        """What has shown no progress for `stall_s`: running pipelines' workers, the outbox, the command
+        worker (revived if it had ended)."""
+        return self.agent.stalled(self.stall_s)
 
     def ready(self) -> None:
         self.last_status = status_line(self.agent.status(), [])
@@ -101,4 +104,4 @@ class ServiceLoop:
             self.last_status = line
 
     def stopping(self) -> None:
-        self.notifier.stopping(f"stopping; {self.agent.outbox.depth} queued")
+        self.notifier.stopping(f"stopping; {self.agent.outbox_depth()} queued")
