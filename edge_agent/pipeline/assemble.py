@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config.models import PipelineConfig, PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig, VadPost
+from edge_agent.config.models import PipelineConfig
 from edge_agent.ensemble.session import build_combination
 from edge_agent.errors import ModelError
 from edge_agent.events.logic import build_events
@@ -17,7 +18,6 @@ from edge_agent.inference.streaming import vad_session
 from edge_agent.pipeline.kinds import PipelineKind
 from edge_agent.postprocess import build_postprocessor
 from edge_agent.postprocess.anomaly import Anomaly
-from edge_agent.postprocess.vad import VadPost
 from edge_agent.stages.protocols import Counters, Session, Stages
 
 

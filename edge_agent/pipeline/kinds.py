@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from edge_agent.config.models import PipelineConfig, PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig
+from edge_agent.config.models import PipelineConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.pipeline.signals import Audio, Sensor
 from edge_agent.pipeline.vision import Vision

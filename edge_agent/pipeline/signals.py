@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.features.tensor import SignalPreprocessor
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.sources.audio import open_audio_source

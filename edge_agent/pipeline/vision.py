@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edge_agent.config.models import PreprocessConfig, SourceConfig
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.gating.motion import build_gate
-from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.sources.video import open_source
+from edge_agent.sources.video_config import SourceConfig
 from edge_agent.stages.protocols import Gating, Preprocess, Source
 
 

@@ -22,9 +22,10 @@ from edge_agent.bundle.archive import unpack
 from edge_agent.bundle.packed import with_unpacked_bundle
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.commands.control import AgentControl
-from edge_agent.config.models import ModelConfig, PipelineConfig
+from edge_agent.config.models import PipelineConfig
 from edge_agent.errors import CommandError, EdgeAgentError, UpdateError
 from edge_agent.hardware.profile import HardwareProfile
+from edge_agent.inference.config import ModelConfig
 from edge_agent.inference.session import open_model
 from edge_agent.update.canary import run_canary
 from edge_agent.update.fetch import UPLOAD_AREA, ChunkStore, fetch_url, is_upload_data

@@ -6,8 +6,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from edge_agent.config.reader import Loc, YamlDoc, dotted
 from edge_agent.errors import ConfigError, ConfigIssue
+from edge_agent.yamlfile.reader import Loc, YamlDoc, dotted
 
 M = TypeVar("M", bound=BaseModel)
 
