@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.bundle.settings import ClassificationPost, DetectionPost
+from edge_agent.config.kinds import source_kinds
 from edge_agent.config.models import AgentConfig
 from edge_agent.config.names import check_names, models_of
 from edge_agent.credentials import credential_path
@@ -53,7 +54,7 @@ def _validated(doc: YamlDoc, base_dir: Path | None) -> LoadedConfig:
     if not isinstance(doc.data, dict):
         msg = "expected a mapping at the top (device, mqtt, pipelines...)"
         raise ConfigError(doc.source, [ConfigIssue("", 1, msg)])
-    cfg = validate_doc(AgentConfig, doc)
+    cfg = validate_doc(AgentConfig, doc, source_kinds())
     issues = check_names(cfg, doc)
     if issues:
         raise ConfigError(doc.source, capped(issues))
