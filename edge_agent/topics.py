@@ -1,4 +1,5 @@
-"""The topic tree, built and parsed in one place (prefix default `edge`), and the topic-name rule.
+"""The topic tree, built and parsed in one place (prefix default `edge`); the topic-name rule, the rule
+for a topic prefix and the pattern of a device id or pipeline name (NAME_RE: one topic level).
 
 A leaf module (imports nothing of the project) shared by the device side (publisher, outbox, commands,
 Home Assistant, stats) and the central side (`edge_agent/fleet/`): both halves of an MQTT conversation

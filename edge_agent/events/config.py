@@ -1,6 +1,8 @@
 """Config models for event logic: thresholds with hysteresis, change-only, tracking, zones, rate limits.
 
-Every pipeline may carry an `events:` block; each section is optional and they combine.
+Every pipeline may carry an `events:` block; each section is optional and they combine. The threshold
+section's model (ThresholdConfig) is the bundle's (edge_agent.bundle.settings): a vad or anomaly
+postprocess implies one.
 """
 
 from __future__ import annotations
