@@ -22,7 +22,6 @@ from edge_agent.commands.handler import CommandHandler
 from edge_agent.commands.mqtt import CommandServer
 from edge_agent.commands.settings import FleetDeviceConfig
 from edge_agent.commands.signing import CommandVerifier
-from edge_agent.config.loader import parse_config
 from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import CommandError, ConfigError
 from edge_agent.stats.report import StatsReporter
@@ -66,7 +65,7 @@ class AgentBridge:
         self._apply(new)
 
     def apply_config_patch(self, patch: dict[str, Any]) -> dict[str, Any]:
-        return apply_config_patch(self._need_file(), patch, self._apply, parse=parse_config)
+        return apply_config_patch(self._need_file(), patch, self._apply)
 
     def _apply(self, new: AgentConfig) -> dict[str, Any]:
         """Restart what changed; device and mqtt stay as they are (a `set` may not change them)."""

@@ -20,12 +20,14 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from edge_agent.config.loader import parse_config
+from edge_agent.config.models import AgentConfig
 from edge_agent.errors import CommandError, ConfigError, ConfigIssue
 
 log = logging.getLogger(__name__)
@@ -211,17 +213,10 @@ def write_atomic(path: Path, text: str) -> None:
         os.close(dfd)
 
 
-C = TypeVar("C")  # the parsed config (edge_agent.config.models.AgentConfig)
-# (text, source name, folder relative paths are from) → the validated config, or ConfigError
-Parse = Callable[[str, str, Path], C]
-
-
 def apply_config_patch(
-    path: Path, patch: dict[str, Any], apply: Callable[[C], dict[str, Any]], *, parse: Parse[C]
+    path: Path, patch: dict[str, Any], apply: Callable[[AgentConfig], dict[str, Any]]
 ) -> dict[str, Any]:
     """Validate `patch` against the file at `path`, write it, call `apply(new)`; roll back on failure.
-    `parse` is the config loader (edge_agent.config.loader.parse_config): passed in, so that the
-    commands package stays apart from the config that composes its `fleet:` block.
 
     Raises CommandError: refused (a key off the allow-list), invalid_args (the merged config does not
     validate), failed (applying raised; the old file is back and `apply(old)` was called).
@@ -230,7 +225,7 @@ def apply_config_patch(
     old_text = path.read_text(encoding="utf-8")
     new_text = patched_text(old_text, patch)
     try:
-        new_cfg = parse(new_text, f"{path} + patch", path.parent.resolve())
+        new_cfg = parse_config(new_text, f"{path} + patch", path.parent.resolve())
     except ConfigError as exc:
         raise CommandError("invalid_args", describe_issues(exc.issues)) from None
     write_atomic(path, new_text)
@@ -240,7 +235,7 @@ def apply_config_patch(
         log.warning("config patch failed to apply (%s); restoring %s", exc, path)
         write_atomic(path, old_text)
         try:
-            apply(parse(old_text, str(path), path.parent.resolve()))
+            apply(parse_config(old_text, str(path), path.parent.resolve()))
         except Exception:
             log.exception("re-applying the previous config failed too")
         reason = scrub(str(exc))[:500] or type(exc).__name__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,8 @@ from edge_agent.commands.config_patch import (
     remote_settable,
     scrub,
 )
-from edge_agent.config.loader import parse_config
 from edge_agent.config.models import AgentConfig
 from edge_agent.errors import CommandError
-
-patch_file = functools.partial(apply_config_patch, parse=parse_config)
 
 CONFIG = """\
 device: {id: dev1, state_dir: state}
@@ -55,7 +51,7 @@ def test_valid_patch_written_and_applied(cfg: Path) -> None:
         seen.append(c)
         return {"restarted": ["cam"]}
 
-    out = patch_file(
+    out = apply_config_patch(
         cfg, {"stats_interval_s": 5, "pipelines": {"cam": {"source": {"fps": 2}}}}, apply
     )
     assert out == {"applied": True, "restarted": ["cam"]}
@@ -67,7 +63,7 @@ def test_valid_patch_written_and_applied(cfg: Path) -> None:
 
 def test_invalid_patch_refused_file_untouched(cfg: Path) -> None:
     with pytest.raises(CommandError) as info:
-        patch_file(cfg, {"stats_interval_s": 0}, lambda c: {})
+        apply_config_patch(cfg, {"stats_interval_s": 0}, lambda c: {})
     assert info.value.code == "invalid_args"
     assert "stats_interval_s" in info.value.reason
     assert cfg.read_text() == CONFIG
@@ -75,7 +71,7 @@ def test_invalid_patch_refused_file_untouched(cfg: Path) -> None:
 
 def test_protected_keys(cfg: Path) -> None:
     with pytest.raises(CommandError, match=r"mqtt\.host cannot be changed remotely"):
-        patch_file(cfg, {"mqtt": {"host": "evil"}}, lambda c: {})
+        apply_config_patch(cfg, {"mqtt": {"host": "evil"}}, lambda c: {})
 
 
 def test_failed_apply_rolls_back(cfg: Path) -> None:
@@ -88,7 +84,7 @@ def test_failed_apply_rolls_back(cfg: Path) -> None:
         return {}
 
     with pytest.raises(CommandError, match="rolled back: camera busy") as info:
-        patch_file(cfg, {"stats_interval_s": 7}, apply)
+        apply_config_patch(cfg, {"stats_interval_s": 7}, apply)
     assert info.value.code == "failed"
     assert cfg.read_text() == CONFIG
     assert applied == [7, 30]
@@ -118,14 +114,14 @@ def test_set_keeps_comments_and_layout(tmp_path: Path) -> None:
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(COMMENTED)
     patch = {"stats_interval_s": 5, "pipelines": {"cam": {"postprocess": {"top_k": 1}, "source": {"fps": 2}}}}
-    patch_file(cfg, patch, lambda c: {})
+    apply_config_patch(cfg, patch, lambda c: {})
     expected = (
         COMMENTED.replace("stats_interval_s: 30  #", "stats_interval_s: 5   #")  # comment column kept
         .replace("top_k: 3      #", "top_k: 1      #")
         .replace("{kind: video, path: clip.mp4}", "{kind: video, path: clip.mp4, fps: 2}")
     )
     assert cfg.read_text() == expected
-    patch_file(cfg, {"pipelines": {"cam": {"source": {"fps": None}}}}, lambda c: {})  # null deletes
+    apply_config_patch(cfg, {"pipelines": {"cam": {"source": {"fps": None}}}}, lambda c: {})  # null deletes
     assert "fps" not in cfg.read_text()
     assert "# only our release key" in cfg.read_text()
 
@@ -185,7 +181,7 @@ def _matches(pattern: str, path: tuple[str, ...]) -> bool:
 )
 def test_refusals_name_the_key_not_the_paths(cfg: Path, patch: dict[str, Any]) -> None:
     with pytest.raises(CommandError) as info:
-        patch_file(cfg, patch, lambda c: {})
+        apply_config_patch(cfg, patch, lambda c: {})
     assert info.value.code == "refused"
     assert "cannot be changed remotely" in info.value.reason
     assert "/" not in info.value.reason  # neither the configured paths nor the ones in the patch
@@ -197,7 +193,7 @@ def test_validation_errors_name_the_key_not_the_value(cfg: Path) -> None:
         CONFIG.replace("source: {kind: video, path: clip.mp4}", "source: {kind: video, path: /srv/x}")
     )
     with pytest.raises(CommandError) as info:
-        patch_file(cfg, {"pipelines": {"cam": {"source": {"fps": "/srv/secret"}}}}, lambda c: {})
+        apply_config_patch(cfg, {"pipelines": {"cam": {"source": {"fps": "/srv/secret"}}}}, lambda c: {})
     assert info.value.code == "invalid_args"
     assert "pipelines.cam.source.fps" in info.value.reason
     assert "/srv" not in info.value.reason
