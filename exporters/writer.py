@@ -74,7 +74,7 @@ def write_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise ExportError(f"the manifest would be invalid: {exc}") from exc
     (tmp / MANIFEST).write_text(
-        json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
+        json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=2) + "\n", encoding="utf-8"
     )
     if key is not None:
         sign_bundle(tmp, key)

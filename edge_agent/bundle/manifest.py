@@ -20,7 +20,7 @@ SIGNATURE = "manifest.sig"
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class TensorSpec(_M):
@@ -48,6 +48,23 @@ class AudioSpec(_M):
     stateful: bool = False
 
 
+class PromptSpec(_M):
+    """How the model was tuned to be asked (the finetune writes it; the text pipeline uses it unless its
+    config says otherwise). The chat template wraps `system` and `template.format(input=...)`; then the
+    assistant's answer begins with `answer_prefix` (e.g. `{"severity": "`): `classify` scores each label
+    as the continuation `label + label_suffix` after it; `extract` generates JSON under `schema`."""
+
+    system: str | None = None
+    template: str = Field(default="{input}", description="user turn; {input} is the text to work on")
+    answer_prefix: str = Field(default="", description="the answer's first characters, before the label")
+    label_suffix: str = Field(default="", description="what follows a label in the answer, e.g. a quote")
+    labels: list[str] = Field(default_factory=list, description="classify: the label set it was tuned on")
+    label_field: str | None = Field(default=None, description="the JSON field the label fills, if any")
+    schema_: dict[str, Any] | None = Field(
+        default=None, alias="schema", description="extract: JSON Schema of the answer it was tuned on"
+    )
+
+
 class SlmSpec(_M):
     """A small language model run by onnxruntime-genai (task "slm"; docs/slm.md).
 
@@ -66,6 +83,7 @@ class SlmSpec(_M):
     eos_token_ids: list[int] = Field(min_length=1)
     chat_template: str | None = Field(default=None, description="Jinja chat template of the source model")
     source: str = Field(description="what it was built from: file name and sha256 of the GGUF or HF folder")
+    prompt: PromptSpec | None = Field(default=None, description="the task it was tuned for, if any")
 
 
 class QuantizationInfo(_M):

@@ -1,0 +1,43 @@
+"""A Hugging Face causal-LM folder → an onnxruntime-genai model folder, at one precision (runs the
+model builder of onnxruntime-genai in .venv-slm).
+
+The builder writes genai_config.json with `search.max_length` = the model's whole context (8192 for
+SmolLM2), and onnxruntime-genai pre-allocates the KV cache for it (int4 RSS 598 MiB instead of 253,
+MODELS.md): `set_max_length` writes the bundle's own bound.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from exporters.slm.env import run_in_slm_env
+
+Precision = Literal["int4", "int8", "fp16", "fp32"]
+GENAI_CONFIG = "genai_config.json"
+
+
+def build_genai(
+    hf_dir: Path, out: Path, precision: Precision, max_length: int, *, cache: Path, log: Path | None = None
+) -> Path:
+    """Build `out` (genai_config.json, model.onnx, model.onnx.data, tokenizer files) from `hf_dir` for
+    the CPU execution provider; `cache` holds the builder's intermediate files."""
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["-i", str(hf_dir), "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache)]
+    run_in_slm_env("onnxruntime_genai.models.builder", args, log=log or out.parent / f"{out.name}.build.log")
+    set_max_length(out, max_length)
+    return out
+
+
+def read_genai_config(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / GENAI_CONFIG).read_text(encoding="utf-8"))
+    return data
+
+
+def set_max_length(folder: Path, max_length: int) -> None:
+    """Bound the KV cache (prompt + new tokens) in genai_config.json."""
+    cfg = read_genai_config(folder)
+    context = int(cfg["model"].get("context_length", max_length))
+    cfg["search"]["max_length"] = min(max_length, context)
+    (folder / GENAI_CONFIG).write_text(json.dumps(cfg, indent=4), encoding="utf-8")
