@@ -21,11 +21,11 @@ import numpy as np
 import onnxruntime as ort
 from skimage import data
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.demo.video import orientation_model_path
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.gating.motion import MotionGate
-from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.stages.types import Frame
 
 OUT = Path(__file__).parent / "out"

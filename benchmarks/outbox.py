@@ -23,9 +23,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.config.models import MqttConfig, OutboxConfig
 from edge_agent.demo.broker import LocalBroker, start_mosquitto
 from edge_agent.outbox import Outbox
+from edge_agent.outbox.config import OutboxConfig
+from edge_agent.publish.config import MqttConfig
 from edge_agent.publish.mqtt import MqttPublisher
 from edge_agent.stages.types import Outbound
 

@@ -28,10 +28,10 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.demo.broker import LocalBroker, start_local_broker
 from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
-from edge_agent.inference.preprocess import Preprocessor
 
 OUT = Path(__file__).parent / "out"
 PRE = {"resize": "letterbox", "pad_value": 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}

@@ -1,4 +1,5 @@
-"""The topic tree, built and parsed in one place (prefix default `edge`), and the topic-name rule.
+"""The topic tree, built and parsed in one place (prefix default `edge`); the topic-name rule, the rule
+for a topic prefix and the pattern of a device id or pipeline name (NAME_RE: one topic level).
 
 A leaf module (imports nothing of the project) shared by the device side (publisher, outbox, commands,
 Home Assistant, stats) and the central side (`edge_agent/fleet/`): both halves of an MQTT conversation
@@ -15,8 +16,11 @@ spell every topic through these functions, so they cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+# A device id or pipeline name: one topic level, safe in file names too.
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PIPELINE_KINDS = ("results", "events")
 # Device-level topics; a pipeline-level topic has three levels after the prefix.
 DEVICE_LEVEL = ("status", "stats", "update")
@@ -170,4 +174,29 @@ def reply_topic_problem(prefix: str, device: str, topic: object) -> str | None:
     own = f"{prefix}/{device}"
     if (topic == own or topic.startswith(own + "/")) and not topic.startswith(own + "/reply/"):
         return f"is inside the device's own topics ({own}/...; only {own}/reply/... may take replies)"
+    return None
+
+
+MAX_PREFIX_BYTES = 1024
+_TOPIC_BAD = re.compile("[\x00-\x1f\x7f-\x9f+#\ud800-\udfff]")
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why `prefix` cannot be the first levels of every topic, or None when it can."""
+    if not prefix:
+        return "expected a non-empty topic prefix"
+    bad = _TOPIC_BAD.search(prefix)
+    if bad is not None:
+        return (
+            f"expected a topic prefix without wildcards (+ #) or control characters; {bad.group()!r} is one"
+        )
+    problem = topic_problem(prefix)  # the publisher's own rule (noncharacters, size): one owner
+    if problem is not None:
+        return f"expected a topic prefix that is a valid topic name; it {problem}"
+    if prefix.startswith("$"):
+        return "expected a topic prefix not starting with $ (reserved for the broker, e.g. $SYS)"
+    if any(level == "" for level in prefix.split("/")):
+        return "expected topic levels separated by single '/', without a leading or trailing '/'"
+    if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:
+        return f"expected a topic prefix of at most {MAX_PREFIX_BYTES} bytes"
     return None

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.preprocess import ORT_TYPES, Preprocessor
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.errors import ModelError
-from edge_agent.inference.preprocess import ORT_TYPES, Preprocessor
 from exporters.errors import DataError
 from exporters.sources import Feed
 
@@ -42,7 +42,7 @@ def image_preprocessor(
     """The agent's own Preprocessor for a model input of `shape` and numpy `dtype`.
 
     The exporter calibrates, gates and writes golden inputs with exactly the code the device runs on
-    every frame (edge_agent/inference/preprocess.py), so the two cannot drift. Dynamic height/width
+    every frame (edge_agent/bundle/preprocess.py), so the two cannot drift. Dynamic height/width
     take `cfg.size`, else `size` (width, height).
     """
     w, h = cfg.size or size

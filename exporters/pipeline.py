@@ -20,15 +20,15 @@ import numpy as np
 from edge_agent.bundle.archive import SUFFIX, pack
 from edge_agent.bundle.dtypes import ORT_TO_NUMPY
 from edge_agent.bundle.manifest import TensorSpec, TextSpec
-from edge_agent.bundle.sign import load_private_key
-from edge_agent.bundle.verify import Bundle
-from edge_agent.config.models import (
+from edge_agent.bundle.settings import (
     ClassificationPost,
     DetectionPost,
     EmbeddingPost,
     PreprocessConfig,
     RawPost,
 )
+from edge_agent.bundle.sign import load_private_key
+from edge_agent.bundle.verify import Bundle
 from edge_agent.hardware.cpu import host_cpu
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__

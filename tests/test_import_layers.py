@@ -1,10 +1,11 @@
 """The import layers, read from the source (ast): every import, inside functions and under TYPE_CHECKING too.
 
 Checks that edge_agent never imports exporters, that the leaf modules import nothing of the project, that
-the exporter reaches the device side only through the bundle and hardware modules, that the device's two
-roles stay apart (the data path never imports the fleet features of edge_agent.remote, which never import
-the agent, and the central edge_agent.fleet imports neither), and that the package cycles left are no
-more than the allow-list below (issue 14 removes them; shrink it as they go).
+the bundle package (the contract both sides share) imports only leaves, that the exporter reaches the
+device side only through the bundle and hardware modules, that the device's two roles stay apart (the data
+path never imports the fleet features of edge_agent.remote, which never import the agent, and the central
+edge_agent.fleet imports neither), and that the package cycles left are no more than the allow-list below
+(issue 14 removes them; shrink it as they go).
 """
 
 from __future__ import annotations
@@ -23,35 +24,27 @@ LEAVES = (
     "edge_agent.tls",
     "edge_agent.bundle.dtypes",
     "edge_agent.hardware.cpu",
+    "edge_agent.strict",
+    "edge_agent.credentials",
+    "edge_agent.stages.types",
 )
 
 # What exporters/ may import of edge_agent: the bundle, the hardware profiles, errors and the version.
 EXPORTER_MAY_IMPORT = ("edge_agent", "edge_agent.bundle", "edge_agent.hardware", "edge_agent.errors")
-# Still imported by the exporter until the pre/post settings move into the bundle (issue 14): the config
-# models (PreprocessConfig, *Post) and the agent's own image Preprocessor (so the two cannot drift).
-EXPORTER_STILL_IMPORTS = {"edge_agent.config.models", "edge_agent.inference.preprocess"}
 
-# Package cycles still present (strongly connected groups of packages). Issue 14 removes them: a group
-# may shrink or go, never grow, and no new one may appear.
-ALLOWED_TANGLES = [
-    # The config models import the config blocks of the domains, which import config back.
-    {
-        "edge_agent.accounting",
-        "edge_agent.bundle",
-        "edge_agent.config",
-        "edge_agent.ensemble",
-        "edge_agent.events",
-        "edge_agent.features",
-        "edge_agent.gating",
-        "edge_agent.hardware",
-        "edge_agent.inference",
-        "edge_agent.pipeline",
-        "edge_agent.postprocess",
-        "edge_agent.sources",
-    },
-]
+# Package cycles still present (strongly connected groups of packages). Issue 14 removed them all: none
+# may appear again.
+ALLOWED_TANGLES: list[set[str]] = []
 # Cycles issue 14 removed: these pairs must not be in one group again.
 REMOVED = [
+    # Each domain owns its config block and config composes them: config imports the domains, never back.
+    ("edge_agent.config", "edge_agent.sources"),
+    ("edge_agent.config", "edge_agent.hardware"),
+    ("edge_agent.config", "edge_agent.inference"),
+    ("edge_agent.config", "edge_agent.postprocess"),
+    ("edge_agent.config", "edge_agent.publish"),
+    ("edge_agent.bundle", "edge_agent.inference"),
+    ("edge_agent.sources", "edge_agent.features"),
     ("edge_agent.cli", "edge_agent.fleet"),
     ("edge_agent.agent", "edge_agent.remote.commands"),
     ("edge_agent.remote.commands", "edge_agent.remote.update"),
@@ -214,7 +207,19 @@ def test_exporter_reaches_the_device_side_only_through_bundle_and_hardware() -> 
         t for m, ts in graph.items() if m.startswith("exporters") for t in ts if t.startswith("edge_agent")
     }
     allowed = {t for t in reached if package_of(t) in EXPORTER_MAY_IMPORT or t == "edge_agent"}
-    assert reached - allowed <= EXPORTER_STILL_IMPORTS, sorted(reached - allowed - EXPORTER_STILL_IMPORTS)
+    assert sorted(reached - allowed) == []
+
+
+def test_the_bundle_package_imports_only_leaves() -> None:
+    """The manifest, its pre/post settings and the image Preprocessor are shared with the exporter: the
+    bundle package depends on nothing above it."""
+    graph = project_modules()
+    bad = {
+        m: sorted(t for t in ts if package_of(t) != "edge_agent.bundle" and t not in LEAVES)
+        for m, ts in graph.items()
+        if package_of(m) == "edge_agent.bundle"
+    }
+    assert {m: ts for m, ts in bad.items() if ts} == {}
 
 
 def test_package_cycles_only_shrink() -> None:
@@ -266,9 +271,18 @@ def test_a_grouping_folder_splits_into_packages() -> None:
     assert package_of("edge_agent.fleet.watch") == "edge_agent.fleet"
 
 
-def test_the_checker_sees_imports_inside_functions_and_type_checking() -> None:
+def test_the_checker_sees_imports_inside_functions_and_type_checking(tmp_path: Path) -> None:
     graph = project_modules()
-    # edge_agent.cli.run imports edge_agent.agent inside its handler; publish.schema under a function.
+    # edge_agent.cli.run imports edge_agent.agent inside its handler; postprocess its decoders likewise.
     assert "edge_agent.agent" in graph["edge_agent.cli.run"]
-    assert "edge_agent.config.models" in graph["edge_agent.publish.schema"]
+    assert "edge_agent.postprocess.classification" in graph["edge_agent.postprocess"]
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from edge_agent.agent import Agent\n"
+        "def f() -> None:\n    from .sibling import g\n",
+        encoding="utf-8",
+    )
+    found = set(imports_of(probe, "edge_agent.pkg.probe"))
+    assert {"edge_agent.agent", "edge_agent.pkg.sibling"} <= found
     assert tangles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]

@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge_agent.config.models import PostprocessConfig, PreprocessConfig
+from edge_agent.bundle.settings import PostprocessConfig, PreprocessConfig
 
 SCHEMA_VERSION: Final = 1
 MANIFEST = "manifest.json"

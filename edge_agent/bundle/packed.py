@@ -11,19 +11,42 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Protocol, Self, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge_agent.bundle.archive import SUFFIX, unpack
 from edge_agent.bundle.verify import Bundle, load_public_key, sha256_file, verify_bundle
-from edge_agent.config.models import PipelineConfig
 from edge_agent.errors import BundleError
 
 log = logging.getLogger(__name__)
 CACHE = "packed"
 KEEP_COPIES = 4  # unpacked copies kept, most recently used first; the archives stay the source of truth
+
+
+class _Copyable(Protocol):
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self: ...
+
+
+class _ModelRef(_Copyable, Protocol):
+    """What of a pipeline's `model:` block (edge_agent.inference.config.ModelConfig) is read here."""
+
+    path: Path
+    trusted_keys: list[Path]
+
+
+class _PipelineRef(_Copyable, Protocol):
+    """A pipeline config (edge_agent.config.models.PipelineConfig), seen only through its model: the
+    bundle package stays below the config that composes it."""
+
+    @property
+    def model(self) -> _ModelRef: ...
+
+
+P = TypeVar("P", bound=_PipelineRef)
 
 
 def is_packed(path: Path) -> bool:
@@ -102,7 +125,7 @@ def _prune(cache: Path, keep: Path) -> None:
         _discard(old)
 
 
-def with_unpacked_bundle(state_dir: Path, name: str, pcfg: PipelineConfig) -> PipelineConfig:
+def with_unpacked_bundle(state_dir: Path, name: str, pcfg: P) -> P:
     """`pcfg` with a packed `model.path` replaced by its verified unpacked copy; unchanged otherwise.
 
     A refused archive is logged here with its reason and `pcfg` comes back unchanged: opening the

@@ -1,16 +1,18 @@
-"""`edge-agent config validate FILE` and `edge-agent config schema`."""
+"""`edge-agent config validate FILE` and `edge-agent config schema`; the JSON Schemas shipped in docs/."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from edge_agent.config.checks import check_runnable
 from edge_agent.config.loader import read_config
 from edge_agent.config.models import AgentConfig
 from edge_agent.errors import ConfigError, ConfigIssue
+from edge_agent.publish.schema import result_schema
 
 
 def register(sub: Any) -> None:
@@ -63,3 +65,13 @@ def config_schema() -> dict[str, Any]:
 def schema(_args: argparse.Namespace) -> int:
     print(json.dumps(config_schema(), indent=2))
     return 0
+
+
+def write_schemas(docs: Path) -> list[Path]:
+    """Regenerate docs/*.schema.json (config and result payload)."""
+    out = []
+    for name, doc in (("config", config_schema()), ("result", result_schema())):
+        p = docs / f"{name}.schema.json"
+        p.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        out.append(p)
+    return out

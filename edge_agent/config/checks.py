@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_agent.bundle.settings import ClassificationPost, DetectionPost
 from edge_agent.config.loader import LoadedConfig
-from edge_agent.config.models import ClassificationPost, DetectionPost, PipelineConfig, SourceConfig
+from edge_agent.config.models import PipelineConfig
 from edge_agent.config.names import legacy_source_keys, models_of
-from edge_agent.config.reader import Loc, dotted
 from edge_agent.errors import ConfigError, ConfigIssue
 from edge_agent.hardware.profile import load_profile
 from edge_agent.sources.sensor_config import ReplaySensorConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
+from edge_agent.sources.video_config import SourceConfig
+from edge_agent.yamlfile.reader import Loc, dotted
 
 FILE_SOURCES = ("video", "audio_file", "csv", "jsonl")
 

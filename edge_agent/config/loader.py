@@ -8,14 +8,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.config.models import AgentConfig, ClassificationPost, DetectionPost, SourceConfig
+from edge_agent.bundle.settings import ClassificationPost, DetectionPost
+from edge_agent.config.kinds import source_kinds
+from edge_agent.config.models import AgentConfig
 from edge_agent.config.names import check_names, models_of
-from edge_agent.config.reader import YamlDoc, read_yaml_file, read_yaml_text
-from edge_agent.config.secrets import credential_path
-from edge_agent.config.validate import capped, validate_doc
+from edge_agent.credentials import credential_path
 from edge_agent.errors import ConfigError, ConfigIssue
 from edge_agent.sources.sensor_config import ReplaySensorConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
+from edge_agent.sources.video_config import SourceConfig
+from edge_agent.yamlfile.reader import YamlDoc, read_yaml_file, read_yaml_text
+from edge_agent.yamlfile.validate import capped, validate_doc
 
 FILE_KINDS = ("video", "folder", "audio_file", "csv", "jsonl")  # sources whose `path` is a file or folder
 
@@ -51,7 +54,7 @@ def _validated(doc: YamlDoc, base_dir: Path | None) -> LoadedConfig:
     if not isinstance(doc.data, dict):
         msg = "expected a mapping at the top (device, mqtt, pipelines...)"
         raise ConfigError(doc.source, [ConfigIssue("", 1, msg)])
-    cfg = validate_doc(AgentConfig, doc)
+    cfg = validate_doc(AgentConfig, doc, source_kinds())
     issues = check_names(cfg, doc)
     if issues:
         raise ConfigError(doc.source, capped(issues))

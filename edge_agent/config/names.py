@@ -5,45 +5,19 @@ gets them too)."""
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 from functools import cache
 
 from edge_agent.config.models import AgentConfig, PipelineConfig
-from edge_agent.config.reader import Loc, YamlDoc, dotted
-from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ConfigIssue
+from edge_agent.inference.config import ModelConfig
 from edge_agent.sources.sensor_config import legacy_keys
-from edge_agent.topics import DEVICE_LEVEL, topic_problem
+from edge_agent.topics import DEVICE_LEVEL
+from edge_agent.yamlfile.reader import Loc, YamlDoc, dotted
 
 # What the agent publishes or subscribes to under `<prefix>/<device>/` besides pipelines: a pipeline
 # named like one of these would have its results read as commands, replies or status.
 RESERVED_PIPELINE_NAMES = frozenset({*DEVICE_LEVEL, "cmd", "reply"})
-
-MAX_PREFIX_BYTES = 1024
-_TOPIC_BAD = re.compile("[\x00-\x1f\x7f-\x9f+#\ud800-\udfff]")
-
-
-def prefix_problem(prefix: str) -> str | None:
-    """Why `prefix` cannot be the first levels of every topic, or None when it can."""
-    if not prefix:
-        return "expected a non-empty topic prefix"
-    bad = _TOPIC_BAD.search(prefix)
-    if bad is not None:
-        return (
-            f"expected a topic prefix without wildcards (+ #) or control characters; {bad.group()!r} is one"
-        )
-    problem = topic_problem(prefix)  # the publisher's own rule (noncharacters, size): one owner
-    if problem is not None:
-        return f"expected a topic prefix that is a valid topic name; it {problem}"
-    if prefix.startswith("$"):
-        return "expected a topic prefix not starting with $ (reserved for the broker, e.g. $SYS)"
-    if any(level == "" for level in prefix.split("/")):
-        return "expected topic levels separated by single '/', without a leading or trailing '/'"
-    if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:
-        return f"expected a topic prefix of at most {MAX_PREFIX_BYTES} bytes"
-    return None
-
 
 def models_of(pipe: PipelineConfig) -> Iterator[tuple[Loc, ModelConfig]]:
     """Every model a pipeline runs, with its key path below the pipeline."""

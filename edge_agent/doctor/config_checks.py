@@ -11,10 +11,11 @@ from pathlib import Path
 from edge_agent.config.checks import missing_files
 from edge_agent.config.loader import LoadedConfig, read_config
 from edge_agent.config.models import AgentConfig
-from edge_agent.config.secrets import credential_path, read_secret
+from edge_agent.credentials import credential_path, read_secret
 from edge_agent.doctor.probe import Root
 from edge_agent.doctor.report import Report
 from edge_agent.errors import ConfigError
+from edge_agent.sources.video_config import SourceConfig
 
 
 def check_broker(report: Report, host: str, port: int, timeout: float) -> None:
@@ -135,7 +136,7 @@ def check_pipelines(report: Report, loaded: LoadedConfig, root: Root) -> None:
         if not pipe.enabled:
             continue
         src = pipe.source
-        if src.kind == "camera":
+        if isinstance(src, SourceConfig) and src.kind == "camera":
             dev = f"/dev/video{src.path}" if src.path.isdigit() else src.path
             if not root.path(dev).exists():
                 report.add(

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge_agent.config_base import ModelConfig, Strict
+from edge_agent.inference.config import ModelConfig
+from edge_agent.strict import Strict
 
 
 class MemberConfig(Strict):

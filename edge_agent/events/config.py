@@ -1,39 +1,16 @@
 """Config models for event logic: thresholds with hysteresis, change-only, tracking, zones, rate limits.
 
-Every pipeline may carry an `events:` block; each section is optional and they combine.
+Every pipeline may carry an `events:` block; each section is optional and they combine. The threshold
+section's model (ThresholdConfig) is the bundle's (edge_agent.bundle.settings): a vad or anomaly
+postprocess implies one.
 """
 
 from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from edge_agent.config_base import Strict
-
-
-class ThresholdConfig(Strict):
-    """A number in each output crossing a threshold: `start` when it rises, `end` when it falls."""
-
-    name: str = Field(default="alarm", min_length=1, description="Event name, e.g. anomaly or speech.")
-    key: str = Field(
-        default="score", min_length=1, description="Dotted path to a number in each output, e.g. score."
-    )
-    on: float = Field(description="A value at or above this starts the event.")
-    off: float | None = Field(
-        default=None,
-        description="A value below this ends it (hysteresis: off < on stops flapping); None: same as on.",
-    )
-    min_on_s: float = Field(
-        default=0.0, ge=0, description="The value must stay at or above `on` this long before start."
-    )
-    min_off_s: float = Field(
-        default=0.0, ge=0, description="The value must stay below `off` this long before end."
-    )
-
-    @model_validator(mode="after")
-    def _order(self) -> ThresholdConfig:
-        if self.off is not None and self.off > self.on:
-            raise ValueError(f"off must be <= on, got off={self.off} > on={self.on}")
-        return self
+from edge_agent.bundle.settings import ThresholdConfig
+from edge_agent.strict import Strict
 
 
 class ChangeConfig(Strict):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edge_agent.events.config import ChangeConfig, ThresholdConfig
+from edge_agent.bundle.settings import ThresholdConfig
+from edge_agent.events.config import ChangeConfig
 from edge_agent.stages.types import JSON
 
 _MISSING = object()

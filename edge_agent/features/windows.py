@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.sources.sensor_config import WindowConfig
+from edge_agent.features.config import WindowConfig
 
 F32 = npt.NDArray[np.float32]
 

@@ -24,13 +24,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge_agent.config.models import NAME_RE
-from edge_agent.config.reader import read_yaml_file
-from edge_agent.config.validate import validate_doc
 from edge_agent.errors import ConfigError, FleetError
 from edge_agent.fleet.collector import record_from
 from edge_agent.fleet.store import Record
-from edge_agent.topics import fused_topic, pipeline_topic
+from edge_agent.topics import NAME_RE, fused_topic, pipeline_topic
+from edge_agent.yamlfile.reader import read_yaml_file
+from edge_agent.yamlfile.validate import validate_doc
 
 log = logging.getLogger(__name__)
 

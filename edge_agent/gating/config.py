@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from edge_agent.config_base import Strict
+from edge_agent.strict import Strict
 
 
 class MotionGateConfig(Strict):

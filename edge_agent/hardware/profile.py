@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge_agent.config.reader import read_yaml_file
-from edge_agent.config.validate import validate_doc
 from edge_agent.errors import ConfigError, ConfigIssue
+from edge_agent.yamlfile.reader import read_yaml_file
+from edge_agent.yamlfile.validate import validate_doc
 
 
 class _Strict(BaseModel):

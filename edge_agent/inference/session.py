@@ -15,10 +15,10 @@ import onnxruntime as ort
 from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
 from edge_agent.bundle.archive import SUFFIX
 from edge_agent.bundle.packed import is_packed, why_not_unpacked
-from edge_agent.config.models import ModelConfig, ProviderSpec
 from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.hardware.providers import ProviderSpecLike, check_active, resolve_providers
+from edge_agent.inference.config import ModelConfig, ProviderSpec
 from edge_agent.inference.stopper import RunStopper
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from edge_agent.config.models import OutboxConfig
+from edge_agent.outbox.config import OutboxConfig
 from edge_agent.stages.types import Outbound
 
 HEADROOM = 0.9  # once over a bound, drop down to this share of it, so drops come in bursts, not per commit

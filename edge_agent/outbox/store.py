@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_agent.config.models import OutboxConfig
 from edge_agent.errors import OutboxError
 from edge_agent.outbox.bounds import choose_victims, over, trim_pending
+from edge_agent.outbox.config import OutboxConfig
 from edge_agent.outbox.db import Message, Row, connect, decode, last_seqs, pack, thread_io
 from edge_agent.stages.types import Outbound
 

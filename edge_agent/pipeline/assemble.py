@@ -1,12 +1,16 @@
-"""The model side of a pipeline, the same for every kind: open the model, pick the pre/post settings
-(the config's, else the bundle manifest's), and wrap the session in a stream, ensemble or cascade."""
+"""The model side of the kinds that run one ONNX Runtime session (vision, audio, sensor): open the model,
+pick the pre/post settings (the config's, else the bundle manifest's), and wrap the session in a
+stream, ensemble or cascade. A kind gets it by inheriting `OnnxStages`; it supplies only `preprocess`
+and `rate` (`OnnxInput`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from edge_agent.config.models import PipelineConfig, PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig, VadPost
+from edge_agent.config.models import PipelineConfig
 from edge_agent.ensemble.session import build_combination
 from edge_agent.errors import ModelError
 from edge_agent.events.logic import build_events
@@ -14,17 +18,39 @@ from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.session import open_model
 from edge_agent.inference.stopper import RunStopper
 from edge_agent.inference.streaming import vad_session
-from edge_agent.pipeline.kinds import PipelineKind
 from edge_agent.postprocess import build_postprocessor
 from edge_agent.postprocess.anomaly import Anomaly
-from edge_agent.postprocess.vad import VadPost
-from edge_agent.stages.protocols import Counters, Session, Stages
+from edge_agent.stages.protocols import Counters, Preprocess, Session, Stages
+
+
+class OnnxInput(Protocol):
+    """What the shared assembly asks of a kind: how its frames become the model's input."""
+
+    def preprocess(
+        self, cfg: Any, pre: PreprocessConfig, input_shape: Sequence[int | str | None], input_type: str
+    ) -> Preprocess:
+        """Frame data → the model's input tensor (`cfg`: the kind's `source:` block; `pre`: the
+        config's or the bundle's settings)."""
+        ...
+
+    def rate(self, cfg: Any) -> int:
+        """Samples per second, for a model that takes the rate as an input (vad)."""
+        ...
+
+
+class OnnxStages:
+    """Mixin of a PipelineKind (edge_agent.pipeline.kinds) whose model side is `build_stages`."""
+
+    def stages(
+        self: OnnxInput, name: str, cfg: PipelineConfig, profile: HardwareProfile | None, stopper: RunStopper
+    ) -> Stages:
+        return build_stages(name, cfg, self, profile, stopper)
 
 
 def build_stages(
     name: str,
     cfg: PipelineConfig,
-    kind: PipelineKind[Any],
+    kind: OnnxInput,
     profile: HardwareProfile | None,
     stopper: RunStopper,
 ) -> Stages:

@@ -1,64 +1,70 @@
-"""Pipeline kinds: what builds the source-side stages of a pipeline, chosen by its `source.kind`.
+"""Pipeline kinds: what builds a pipeline's stages, chosen by its `source.kind`.
 
-A kind turns its own `source:` block into a Source, a Preprocess for the model's input and, where it
-has one, a Gate; the model side (session, postprocess, events) is built the same way for every kind
-(edge_agent.pipeline.assemble). The runner asks `kind_of(cfg)` and knows nothing else about kinds.
-A new kind is its own folder plus one `register` line below (docs/architecture.md, "How to add a
-pipeline kind").
+A kind turns its own `source:` block into a Source and, where it has one, a Gate, and builds the
+model side: `stages(...)` returns the `Stages` between the source and the sink (edge_agent.stages).
+The kinds that run one ONNX Runtime session (vision, audio, sensor) inherit `OnnxStages`
+(edge_agent.pipeline.assemble): their `stages` is the shared assembly, which asks the kind only for
+its `preprocess` and `rate`. A kind with another model side (a text kind's onnxruntime-genai
+generator) implements `stages` itself.
+
+Which kinds exist is the registry's business (edge_agent.config.kinds: one line per kind, naming
+its implementation as "module:attribute"); `kind_of(cfg)` imports that implementation the first
+time a pipeline of the kind starts, so a device never loads the kinds it does not run. The runner
+knows nothing else about kinds. docs/architecture.md, "How to add a pipeline kind".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+import importlib
+import threading
+from typing import Any, Protocol, TypeVar, cast
 
-from edge_agent.config.models import PipelineConfig, PreprocessConfig
+from edge_agent.config.kinds import kind_for
+from edge_agent.config.models import PipelineConfig
 from edge_agent.gating.config import MotionGateConfig
-from edge_agent.pipeline.signals import Audio, Sensor
-from edge_agent.pipeline.vision import Vision
+from edge_agent.hardware.profile import HardwareProfile
+from edge_agent.inference.stopper import RunStopper
 from edge_agent.sources.mqtt_input import Subscribe
-from edge_agent.stages.protocols import Gating, Preprocess, Source
+from edge_agent.stages.protocols import Gating, Source, Stages
 
 C_contra = TypeVar("C_contra", contravariant=True)
 
 
 class PipelineKind(Protocol[C_contra]):
-    """Builds the stages that differ between kinds from the kind's own `source:` config `C_contra`."""
+    """Builds a pipeline's stages; `C_contra` is the kind's own `source:` config."""
 
     def source(self, cfg: C_contra, name: str, subscribe: Subscribe | None = None) -> Source:
         """The source, not yet opened (the capture thread opens it and retries); `subscribe` is the
         agent's MQTT connection, for inputs that arrive over it."""
         ...
 
-    def preprocess(
-        self, cfg: C_contra, pre: PreprocessConfig, input_shape: Sequence[int | str | None], input_type: str
-    ) -> Preprocess:
-        """Frame data → the model's input tensor (`pre`: the config's or the bundle's settings)."""
-        ...
-
     def gate(self, cfg: C_contra, gate: MotionGateConfig | None) -> Gating | None:
         """The gate deciding which frames reach the model; None: every frame does."""
         ...
 
-    def rate(self, cfg: C_contra) -> int:
-        """Samples per second, for a model that takes the rate as an input (vad)."""
+    def stages(
+        self, name: str, cfg: PipelineConfig, profile: HardwareProfile | None, stopper: RunStopper
+    ) -> Stages:
+        """Open the model and build the stages between the source and the sink; raise a clear error
+        (naming `pipelines.<name>...`) when they do not fit. Every model run goes through `stopper`."""
         ...
 
 
-KINDS: dict[str, PipelineKind[Any]] = {}
+_LOADED: dict[str, PipelineKind[Any]] = {}
+_LOCK = threading.Lock()  # pipelines may be (re)started from the command thread too
 
 
-def register(kind: PipelineKind[Any], *source_kinds: str) -> None:
-    """Let `kind` build the pipelines whose `source.kind` is one of `source_kinds`."""
-    for name in source_kinds:
-        KINDS[name] = kind
-
-
-register(Vision(), "video", "folder", "camera", "stream")
-register(Audio(), "audio_file", "alsa")
-register(Sensor(), "csv", "jsonl", "serial", "iio", "mqtt")
+def load_kind(factory: str) -> PipelineKind[Any]:
+    """The implementation at "module:attribute", imported once; a class is instantiated once."""
+    with _LOCK:
+        found = _LOADED.get(factory)
+        if found is None:
+            module, _, attr = factory.partition(":")
+            obj = getattr(importlib.import_module(module), attr)
+            found = _LOADED[factory] = cast(PipelineKind[Any], obj() if isinstance(obj, type) else obj)
+        return found
 
 
 def kind_of(cfg: PipelineConfig) -> PipelineKind[Any]:
-    """The kind that builds this pipeline's source-side stages."""
-    return KINDS[cfg.source.kind]  # every kind the config accepts is registered (tests/pipeline)
+    """The kind that builds this pipeline (every `source.kind` the config accepts is registered)."""
+    return load_kind(kind_for(cfg.source.kind).factory)

@@ -24,7 +24,6 @@ from edge_agent.config.models import PipelineConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.stopper import RunCancelledError, RunStopper
-from edge_agent.pipeline.assemble import build_stages
 from edge_agent.pipeline.kinds import kind_of
 from edge_agent.sources.base import END, Capture
 from edge_agent.sources.mqtt_input import Subscribe
@@ -102,7 +101,7 @@ class Pipeline:
 
     def load(self) -> None:
         """Open the model and build the stages up to the sink; raise a clear error if they do not fit."""
-        self.stages = build_stages(self.name, self.cfg, self.kind, self.profile, self._stopper)
+        self.stages = self.kind.stages(self.name, self.cfg, self.profile, self._stopper)
         self.model = self.stages.model
         cfg = self.cfg
         if cfg.accounting is not None and cfg.accounting.enabled:

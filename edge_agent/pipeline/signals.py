@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.features.tensor import SignalPreprocessor
 from edge_agent.gating.config import MotionGateConfig
+from edge_agent.pipeline.assemble import OnnxStages
 from edge_agent.sources.audio import open_audio_source
 from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.sources.sensor_config import SensorSourceConfig
@@ -15,7 +16,7 @@ from edge_agent.sources.signal_config import AudioSourceConfig
 from edge_agent.stages.protocols import Gating, Preprocess, Source
 
 
-class _Signal:
+class _Signal(OnnxStages):
     """What audio and sensor pipelines share: reshape only (no resize, no normalisation), no gate
     (the config refuses `gate:` on a non-video source)."""
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.bundle.settings import ClassificationPost, DetectionPost
 from edge_agent.errors import ModelError
 from edge_agent.stages.protocols import Postprocess
-
-if TYPE_CHECKING:  # config.models imports the vad/anomaly blocks from this package: no import cycle
-    from edge_agent.config.models import PostprocessConfig
+from edge_agent.strict import Tagged
 
 __all__ = ["build_postprocessor", "load_labels"]
 
@@ -98,7 +97,7 @@ BUILDERS: dict[str, Callable[[Any, list[str] | None, Sequence[str] | None], Post
 
 
 def build_postprocessor(
-    cfg: PostprocessConfig,
+    cfg: Tagged,
     base_dir: Path | None = None,
     *,
     output_names: Sequence[str] | None = None,
@@ -110,8 +109,6 @@ def build_postprocessor(
     if builder is None:
         raise ModelError(f"postprocess.kind: expected one of {', '.join(sorted(BUILDERS))}, got {cfg.kind}")
     labels = None
-    from edge_agent.config.models import ClassificationPost, DetectionPost
-
     if isinstance(cfg, ClassificationPost | DetectionPost):
         labels = load_labels(cfg.labels, cfg.labels_file, base_dir)
     return builder(cfg, labels, output_names)

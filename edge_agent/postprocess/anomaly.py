@@ -10,53 +10,16 @@ Events (anomaly start/end with hysteresis) come from `AnomalyPost.events()`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, model_validator
 
-from edge_agent.config_base import Strict
+from edge_agent.bundle.settings import AnomalyPost
 from edge_agent.errors import ModelError
-from edge_agent.events.config import ThresholdConfig
 from edge_agent.stages.types import Letterbox
 
 Tensor = npt.NDArray[Any]
-
-
-class AnomalyPost(Strict):
-    """Postprocess for anomaly models: a score per window and anomaly start/end events."""
-
-    kind: Literal["anomaly"] = "anomaly"
-    method: Literal["isolation_forest", "reconstruction", "score"] = Field(
-        default="isolation_forest", description="How the score is read from the model (see module doc)."
-    )
-    output: int = Field(
-        default=-1, description="Output index holding the decision / reconstruction / score (-1: last)."
-    )
-    threshold: float = Field(default=0.0, description="A score at or above this is an anomaly.")
-    clear: float | None = Field(
-        default=None, description="The anomaly ends below this (hysteresis); None: the threshold."
-    )
-    min_on_s: float = Field(default=0.0, ge=0, description="Score must stay high this long to start.")
-    min_off_s: float = Field(default=0.0, ge=0, description="Score must stay low this long to end.")
-
-    @model_validator(mode="after")
-    def _order(self) -> AnomalyPost:
-        if self.clear is not None and self.clear > self.threshold:
-            raise ValueError("clear must be <= threshold")
-        return self
-
-    def events(self) -> ThresholdConfig:
-        """The anomaly start/end event logic this config implies."""
-        return ThresholdConfig(
-            name="anomaly",
-            key="score",
-            on=self.threshold,
-            off=self.clear,
-            min_on_s=self.min_on_s,
-            min_off_s=self.min_off_s,
-        )
 
 
 class Anomaly:

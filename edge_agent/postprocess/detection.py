@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.config.models import DetectionPost
+from edge_agent.bundle.settings import DetectionPost
 from edge_agent.errors import ModelError
 from edge_agent.postprocess import as_tensor
 from edge_agent.stages.types import Letterbox

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.config.models import RawPost
+from edge_agent.bundle.settings import RawPost
 from edge_agent.errors import ModelError
 from edge_agent.postprocess import as_tensor
 from edge_agent.stages.types import Letterbox

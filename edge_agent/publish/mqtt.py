@@ -29,9 +29,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge_agent.config.models import MqttConfig
-from edge_agent.config.secrets import read_secret
+from edge_agent.credentials import read_secret
 from edge_agent.errors import PublishError
+from edge_agent.publish.config import MqttConfig
 from edge_agent.tls import TlsSetupError, configure_tls
 from edge_agent.topics import status_topic, topic_problem
 

@@ -7,8 +7,6 @@ payload the end-to-end tests receive against it.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,15 +68,3 @@ def result_schema() -> dict[str, Any]:
     schema = ResultPayload.model_json_schema()
     schema["$id"] = "https://edge-agent.invalid/schemas/result-v1.json"
     return schema
-
-
-def write_schemas(docs: Path) -> list[Path]:
-    """Regenerate docs/*.schema.json (config and result payload)."""
-    from edge_agent.config.models import AgentConfig
-
-    out = []
-    for name, schema in (("config", AgentConfig.model_json_schema()), ("result", result_schema())):
-        p = docs / f"{name}.schema.json"
-        p.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        out.append(p)
-    return out

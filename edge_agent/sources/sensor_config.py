@@ -1,6 +1,6 @@
 """Config models of the sensor sources, one per kind, and the sliding-window block they share.
 
-PipelineConfig's `source:` tells them apart by `kind` (edge_agent.config.models composes them):
+PipelineConfig's `source:` tells them apart by `kind` (registered in edge_agent.config.kinds):
 
 | kind          | model                | where readings come from                                   |
 |---------------|----------------------|------------------------------------------------------------|
@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edge_agent.config_base import Strict
+from edge_agent.features.config import WindowConfig
+from edge_agent.strict import Strict
 from edge_agent.topics import topic_problem
 
 SENSOR_KINDS = ("csv", "jsonl", "serial", "iio", "mqtt")
@@ -33,27 +34,6 @@ SENSOR_KINDS = ("csv", "jsonl", "serial", "iio", "mqtt")
 RENAMED = {"serial": {"path": "port"}, "iio": {"path": "device"}, "mqtt": {"path": "topic"}}
 # Keys of the mqtt input that are gone (it rides the agent's connection): accepted for the agent's broker.
 BROKER_KEYS = ("host", "port")
-
-
-class WindowConfig(Strict):
-    """Sliding windows over readings, and what each window becomes."""
-
-    size: int = Field(default=64, ge=2, description="Readings per window.")
-    hop: int = Field(default=32, ge=1, description="Readings between window starts (hop < size overlaps).")
-    features: list[Literal["mean", "std", "rms", "min", "max", "ptp", "fft"]] | None = Field(
-        default=None,
-        description="Features per channel, concatenated in this order; None: the raw window "
-        "(size x channels) goes to the model.",
-    )
-    fft_bands: int = Field(
-        default=4, ge=1, le=256, description="fft: magnitude spectrum summed into this many equal bands."
-    )
-
-    @model_validator(mode="after")
-    def _hop(self) -> WindowConfig:
-        if self.hop > self.size:
-            raise ValueError(f"hop must be <= size (no gaps), got hop={self.hop} > size={self.size}")
-        return self
 
 
 class SensorBase(Strict):

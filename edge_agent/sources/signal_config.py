@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge_agent.config_base import Strict
+from edge_agent.strict import Strict
 
 
 class AudioSourceConfig(Strict):

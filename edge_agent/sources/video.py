@@ -9,8 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_agent.config.models import SourceConfig
 from edge_agent.errors import SourceError
+from edge_agent.sources.video_config import SourceConfig
 from edge_agent.stages.types import Frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}

@@ -8,9 +8,10 @@ import onnxruntime as ort
 import pytest
 import soundfile as sf
 
+from edge_agent.bundle.settings import VadPost
 from edge_agent.events.threshold import Threshold
 from edge_agent.inference.streaming import vad_session
-from edge_agent.postprocess.vad import Vad, VadPost
+from edge_agent.postprocess.vad import Vad
 from edge_agent.sources.audio import AudioFileSource
 from edge_agent.sources.signal_config import AudioSourceConfig
 

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge_agent.bundle.manifest import MANIFEST, SIGNATURE
 from edge_agent.bundle.verify import MAX_JSON_DEPTH, MAX_MANIFEST_BYTES, verify_bundle
-from edge_agent.config.models import ModelConfig
 from edge_agent.errors import BundleError, ModelError
+from edge_agent.inference.config import ModelConfig
 from edge_agent.inference.session import open_model
 from exporters.cli import main as export_main
 from tests.bundle.variants import entry, manifest, resign

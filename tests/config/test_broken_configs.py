@@ -176,7 +176,7 @@ def test_cli_usage_error_exits_2() -> None:
 
 
 def test_secrets_come_from_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edge_agent.config.secrets import read_secret
+    from edge_agent.credentials import read_secret
 
     monkeypatch.setenv("MY_PW", "from-env")
     assert read_secret("mqtt-password", "MY_PW") == "from-env"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import load_config, parse_config
-from edge_agent.config.reader import ALIAS_BUDGET, MAX_BYTES, MAX_DEPTH
 from edge_agent.errors import ConfigError
+from edge_agent.yamlfile.reader import ALIAS_BUDGET, MAX_BYTES, MAX_DEPTH
 
 HEAD = "device: {id: cam-1}\n"  # line 1
 PIPE = "pipelines:\n  door:\n    source: {kind: video, path: clip.mp4}\n    model: {path: m.onnx}\n"  # 2-5
@@ -439,7 +439,7 @@ def test_same_refusals_without_libyaml(
     """Where PyYAML has no libyaml, its pure-Python parser (also iterative) gives the same answers."""
     import yaml
 
-    from edge_agent.config import reader
+    from edge_agent.yamlfile import reader
 
     monkeypatch.setattr(reader, "_Loader", yaml.SafeLoader)
     _name, text, path, line, words = case

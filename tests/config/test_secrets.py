@@ -8,7 +8,7 @@ import pytest
 
 
 def test_empty_credential_counts_as_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from edge_agent.config.secrets import read_secret
+    from edge_agent.credentials import read_secret
 
     (tmp_path / "mqtt-password").write_text("\n")  # the unit's SetCredential= default
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))

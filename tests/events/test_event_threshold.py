@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from edge_agent.events.config import ChangeConfig, ThresholdConfig
+from edge_agent.bundle.settings import ThresholdConfig
+from edge_agent.events.config import ChangeConfig
 from edge_agent.events.threshold import Change, Threshold, lookup
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig
 from exporters.data import fingerprint, load_samples, preprocess_image, split
 from exporters.errors import DataError, UsageError
 from exporters.sources import SourceSpec, infer_task, load_source, source_kind

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from edge_agent.bundle import verify_bundle
-from edge_agent.config_base import ModelConfig
-from edge_agent.inference.preprocess import Preprocessor
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.inference.config import ModelConfig
 from edge_agent.inference.session import open_model
 from exporters.cli import main
 from exporters.errors import UsageError

@@ -52,7 +52,7 @@ def test_persistent_session_keeps_a_command_sent_while_the_agent_was_away(
 ) -> None:
     import paho.mqtt.publish as single
 
-    from edge_agent.config.models import MqttConfig
+    from edge_agent.publish.config import MqttConfig
     from edge_agent.publish.mqtt import MqttPublisher
 
     broker = restartable_broker(tmp_path / "broker")

@@ -16,15 +16,15 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from edge_agent.bundle.settings import VadPost
 from edge_agent.config.models import AgentConfig
-from edge_agent.config_base import ModelConfig
 from edge_agent.ensemble.config import CascadeConfig, EnsembleConfig, MemberConfig
 from edge_agent.ensemble.session import build_combination
+from edge_agent.inference.config import ModelConfig
 from edge_agent.inference.session import open_model
 from edge_agent.inference.stopper import RunCancelledError, RunStopper
 from edge_agent.inference.streaming import vad_session
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.postprocess.vad import VadPost
 from edge_agent.stages.types import Outbound
 from tests.faults.slow_model import write_slow_model
 

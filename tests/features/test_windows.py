@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from edge_agent.features.config import WindowConfig
 from edge_agent.features.windows import SlidingWindow, feature_names, fft_bands, window_features, windowed
-from edge_agent.sources.sensor_config import WindowConfig
 
 
 def test_windows_size_and_hop() -> None:

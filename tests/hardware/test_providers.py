@@ -9,10 +9,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edge_agent.config.models import ProviderSpec
 from edge_agent.errors import ProviderError
 from edge_agent.hardware import check_active, load_profile, resolve_providers
 from edge_agent.hardware.providers import CPU, accelerator_required
+from edge_agent.inference.config import ProviderSpec
 
 AVAILABLE = ort.get_available_providers()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from edge_agent.config.models import OutboxConfig
 from edge_agent.outbox.bounds import choose_victims, trim_pending
+from edge_agent.outbox.config import OutboxConfig
 from edge_agent.outbox.db import connect, pack
 from edge_agent.stages.types import Outbound
 

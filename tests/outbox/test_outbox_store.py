@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from edge_agent.config.models import OutboxConfig
 from edge_agent.outbox import Outbox
+from edge_agent.outbox.config import OutboxConfig
 from edge_agent.outbox.db import stored_messages
 from edge_agent.stages.types import Outbound
 from tests.helpers import wait

@@ -9,8 +9,9 @@ import typing
 from pathlib import Path
 
 import edge_agent.stages
+from edge_agent.config.kinds import KINDS, SourceBlock, kind_for, source_kinds
 from edge_agent.config.models import PipelineConfig
-from edge_agent.pipeline.kinds import KINDS
+from edge_agent.pipeline.kinds import PipelineKind, kind_of, load_kind
 
 STAGES = Path(edge_agent.stages.__file__).parent
 
@@ -51,4 +52,42 @@ def test_every_source_kind_the_config_accepts_has_a_pipeline_kind() -> None:
     for model in typing.get_args(PipelineConfig.model_fields["source"].annotation):
         accepted |= set(typing.get_args(model.model_fields["kind"].annotation))
     assert accepted  # the union was read
-    assert accepted == set(KINDS)
+    assert accepted == set(source_kinds())
+    assert len(source_kinds()) == len(accepted)  # no source kind registered twice
+
+
+def test_every_registered_kind_loads_and_has_the_hooks() -> None:
+    for kind in KINDS:
+        impl = load_kind(kind.factory)
+        assert load_kind(kind.factory) is impl  # imported and instantiated once
+        for hook in ("source", "gate", "stages"):
+            assert callable(getattr(impl, hook, None)), f"{kind.factory} has no {hook}()"
+        read = {k for k in vars(SourceBlock) if not k.startswith("_")}  # what the runner reads of them
+        assert "queue" in read
+        for cls in kind.source_classes:
+            missing = {k for k in read if k not in cls.model_fields}
+            assert missing == set(), f"{cls.__name__} lacks {sorted(missing)}"
+
+
+def test_kind_of_picks_the_registered_implementation() -> None:
+    cfg = PipelineConfig.model_validate(
+        {"source": {"kind": "alsa"}, "model": {"path": "m.onnx"}, "postprocess": {"kind": "vad"}}
+    )
+    impl: PipelineKind[typing.Any] = kind_of(cfg)
+    assert type(impl).__name__ == "Audio"
+    assert kind_for("alsa").factory == "edge_agent.pipeline.signals:Audio"
+
+
+def test_a_kind_is_imported_only_when_a_pipeline_of_it_starts() -> None:
+    probe = (
+        "import sys\n"
+        "from edge_agent.config.models import PipelineConfig\n"
+        "from edge_agent.pipeline.kinds import kind_of\n"
+        "cfg = PipelineConfig.model_validate({'source': {'kind': 'alsa'}, 'model': {'path': 'm.onnx'}})\n"
+        "before = 'edge_agent.pipeline.signals' in sys.modules\n"
+        "kind_of(cfg)\n"
+        "loaded = [m in sys.modules for m in ('edge_agent.pipeline.signals', 'edge_agent.pipeline.vision')]\n"
+        "print(before, *loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "False"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_agent.config.models import ClassificationPost, DetectionPost
+from edge_agent.bundle.settings import ClassificationPost, DetectionPost
 from edge_agent.errors import ModelError
 from edge_agent.postprocess import build_postprocessor, load_labels
 

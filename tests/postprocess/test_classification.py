@@ -10,9 +10,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from edge_agent.config.models import ClassificationPost, PreprocessConfig
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.bundle.settings import ClassificationPost, PreprocessConfig
 from edge_agent.errors import ModelError
-from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.postprocess import build_postprocessor
 from tests.postprocess.images import skimage_bgr
 

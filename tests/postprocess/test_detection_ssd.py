@@ -9,9 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge_agent.config.models import DetectionPost, PreprocessConfig
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.bundle.settings import DetectionPost, PreprocessConfig
 from edge_agent.errors import ModelError
-from edge_agent.inference.preprocess import Preprocessor
 from edge_agent.postprocess import build_postprocessor
 from edge_agent.stages.types import Letterbox
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from edge_agent.config.models import EmbeddingPost
+from edge_agent.bundle.settings import EmbeddingPost
 from edge_agent.errors import ModelError
 from edge_agent.postprocess import build_postprocessor
 

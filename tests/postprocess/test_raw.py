@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edge_agent.config.models import RawPost
+from edge_agent.bundle.settings import RawPost
 from edge_agent.errors import ModelError
 from edge_agent.postprocess import build_postprocessor
 

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from edge_agent.publish.schema import write_schemas
+from edge_agent.cli.config_cmd import write_schemas
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -18,7 +18,7 @@ def test_docs_schemas_are_current(tmp_path: Path) -> None:
     for fresh in write_schemas(tmp_path):
         shipped = DOCS / fresh.name
         assert shipped.read_text() == fresh.read_text(), (
-            f"{shipped} is stale: run python -c 'from edge_agent.publish.schema import write_schemas; "
+            f"{shipped} is stale: run python -c 'from edge_agent.cli.config_cmd import write_schemas; "
             'from pathlib import Path; write_schemas(Path("docs"))\''
         )
 

@@ -15,8 +15,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.config.models import MqttConfig
 from edge_agent.errors import SourceError
+from edge_agent.features.config import WindowConfig
+from edge_agent.publish.config import MqttConfig
 from edge_agent.publish.mqtt import MqttPublisher
 from edge_agent.sources.mqtt_input import SensorTopics
 from edge_agent.sources.sensor_config import (
@@ -24,7 +25,6 @@ from edge_agent.sources.sensor_config import (
     MqttSensorConfig,
     ReplaySensorConfig,
     SerialSensorConfig,
-    WindowConfig,
 )
 from edge_agent.sources.sensors import SensorSource, parse_line
 

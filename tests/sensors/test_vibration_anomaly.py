@@ -14,12 +14,14 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from edge_agent.bundle.settings import AnomalyPost
 from edge_agent.config.models import PipelineConfig
 from edge_agent.events.threshold import Threshold
+from edge_agent.features.config import WindowConfig
 from edge_agent.features.windows import window_features
 from edge_agent.pipeline.runner import Pipeline
-from edge_agent.postprocess.anomaly import Anomaly, AnomalyPost
-from edge_agent.sources.sensor_config import ReplaySensorConfig, WindowConfig
+from edge_agent.postprocess.anomaly import Anomaly
+from edge_agent.sources.sensor_config import ReplaySensorConfig
 from edge_agent.sources.sensors import SensorSource
 from edge_agent.stages.types import Outbound
 

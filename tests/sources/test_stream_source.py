@@ -6,10 +6,10 @@ import queue
 import time
 from pathlib import Path
 
-from edge_agent.config.models import SourceConfig
 from edge_agent.demo.broker import free_port
 from edge_agent.sources.base import Capture
 from edge_agent.sources.video import VideoSource
+from edge_agent.sources.video_config import SourceConfig
 from edge_agent.stages.types import Frame
 from tests.helpers import serve
 

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.config.models import SourceConfig
 from edge_agent.errors import SourceError
 from edge_agent.sources.base import END, Capture
 from edge_agent.sources.video import FolderSource, VideoSource, open_source
+from edge_agent.sources.video_config import SourceConfig
 from edge_agent.stages.types import Frame
 
 

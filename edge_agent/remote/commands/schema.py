@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge_agent.config.models import NAME_RE
+from edge_agent.topics import NAME_RE
 
 # Keys that belong to the envelope, not to a verb's arguments.
 ENVELOPE_KEYS = frozenset({"id", "reply_to", "expires_at", "ts", "nonce", "key", "sig"})

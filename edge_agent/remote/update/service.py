@@ -21,9 +21,10 @@ from typing import Any
 from edge_agent.bundle.archive import unpack
 from edge_agent.bundle.packed import with_unpacked_bundle
 from edge_agent.bundle.verify import load_public_key, verify_bundle
-from edge_agent.config.models import ModelConfig, PipelineConfig
+from edge_agent.config.models import PipelineConfig
 from edge_agent.errors import CommandError, EdgeAgentError, UpdateError
 from edge_agent.hardware.profile import HardwareProfile
+from edge_agent.inference.config import ModelConfig
 from edge_agent.inference.session import open_model
 from edge_agent.remote.commands.control import AgentControl
 from edge_agent.remote.update.canary import run_canary

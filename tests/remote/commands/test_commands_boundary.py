@@ -11,10 +11,11 @@ import pytest
 from memory_control import MemoryControl
 from pydantic import ValidationError
 
-from edge_agent.config.models import MqttConfig, OutboxConfig
 from edge_agent.demo.broker import LocalBroker
 from edge_agent.errors import PublishError
 from edge_agent.outbox import Outbox
+from edge_agent.outbox.config import OutboxConfig
+from edge_agent.publish.config import MqttConfig
 from edge_agent.publish.mqtt import MqttPublisher
 from edge_agent.remote.commands.handler import CommandHandler
 from edge_agent.stages.types import Outbound

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from model_control import ModelControl
 
 from edge_agent.bundle.sign import public_pem
-from edge_agent.config.models import ModelConfig
+from edge_agent.inference.config import ModelConfig
 
 
 @pytest.fixture

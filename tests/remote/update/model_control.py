@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_agent.config.models import ModelConfig
+from edge_agent.inference.config import ModelConfig
 from edge_agent.inference.session import open_model
 
 

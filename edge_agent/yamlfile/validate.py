@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from edge_agent.config.reader import Loc, YamlDoc, dotted
 from edge_agent.errors import ConfigError, ConfigIssue
+from edge_agent.yamlfile.reader import Loc, YamlDoc, dotted
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -15,15 +16,15 @@ MAX_ISSUES = 20  # a file that is wrong everywhere is reported in a readable amo
 
 # Tags of pydantic's tagged unions (the node's own `kind` value), never YAML keys.
 _TAGS = {"classification", "yolo", "ssd", "embedding", "raw"}
-_SOURCE_KINDS = "video, folder, camera, stream, audio_file, alsa, csv, jsonl, serial, iio, mqtt"
 
 
-def validate_doc(cls: type[M], doc: YamlDoc) -> M:
-    """`cls.model_validate(doc.data)`, or ConfigError listing every issue with its key path and line."""
+def validate_doc(cls: type[M], doc: YamlDoc, source_kinds: Sequence[str] = ()) -> M:
+    """`cls.model_validate(doc.data)`, or ConfigError listing every issue with its key path and line.
+    `source_kinds`: what a `source:` block's missing `kind` could be (the agent config's registered kinds)."""
     try:
         return cls.model_validate(doc.data)
     except ValidationError as exc:
-        issues = [_issue(err, doc) for err in exc.errors()]
+        issues = [_issue(err, doc, source_kinds) for err in exc.errors()]
     raise ConfigError(doc.source, capped(issues)) from None
 
 
@@ -35,14 +36,14 @@ def capped(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return [*issues[:MAX_ISSUES], more]
 
 
-def _issue(err: Any, doc: YamlDoc) -> ConfigIssue:
+def _issue(err: Any, doc: YamlDoc, source_kinds: Sequence[str]) -> ConfigIssue:
     loc = _clean_loc(tuple(p for p in err["loc"] if p != "[key]"), doc.data)
     msg, value = _describe(err)
     if loc and loc[-1] == "source" and str(err["type"]).startswith("union_tag_"):
         # source kinds (video, audio, sensors) are a tagged union: point at the `kind` key
         loc = (*loc, "kind")
         if err["type"] == "union_tag_not_found":
-            msg = f"missing 'kind' ({_SOURCE_KINDS})"
+            msg = f"missing 'kind' ({', '.join(source_kinds)})"
     return ConfigIssue(dotted(loc), doc.line(loc), msg, value)
 
 

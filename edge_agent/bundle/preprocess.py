@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.bundle.dtypes import ort_types
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.errors import ModelError
 from edge_agent.stages.types import Letterbox
 

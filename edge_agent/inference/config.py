@@ -1,8 +1,7 @@
-"""The config base every block builds on (Strict) and the model block (ModelConfig).
+"""The model block of a pipeline (ModelConfig: file or bundle, execution providers, threads, trusted keys).
 
-They live outside edge_agent.config so that blocks owned by other packages (events, gating,
-ensembles, audio and sensor sources...) can build on them while edge_agent.config.models imports
-those blocks into PipelineConfig, without an import cycle. edge_agent.config.models re-exports both.
+The inference domain owns it; ensembles and cascades reuse it for their members, and edge_agent.config
+composes it into PipelineConfig.
 """
 
 from __future__ import annotations
@@ -10,14 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors, values are checked on assignment too."""
-
-    # inf/nan are no setting's value: `stats_interval_s: .inf` would pass `ge=1` and never report.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+from edge_agent.strict import Strict
 
 
 class ProviderSpec(Strict):

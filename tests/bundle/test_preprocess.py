@@ -15,9 +15,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from edge_agent.config.models import PreprocessConfig
+from edge_agent.bundle.preprocess import Preprocessor
+from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.errors import ModelError
-from edge_agent.inference.preprocess import Preprocessor
 
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 RNG = np.random.default_rng(7)
