@@ -171,3 +171,18 @@ def reply_topic_problem(prefix: str, device: str, topic: object) -> str | None:
     if (topic == own or topic.startswith(own + "/")) and not topic.startswith(own + "/reply/"):
         return f"is inside the device's own topics ({own}/...; only {own}/reply/... may take replies)"
     return None
+
+
+def filter_problem(topic_filter: str) -> str | None:
+    """Why `topic_filter` cannot be subscribed to, or None. A bad filter would make the broker drop the
+    agent's whole connection, so it is refused in the config."""
+    if not topic_filter:
+        return "is empty"
+    levels = topic_filter.split("/")
+    for i, level in enumerate(levels):
+        if level == "#" and i != len(levels) - 1:
+            return "has # before the last level"
+        if level not in ("+", "#") and ("+" in level or "#" in level):
+            return f"has a wildcard inside the level {level!r} (+ and # stand for whole levels)"
+    # Wildcard levels stand in as one letter; the rest follows the publisher's topic rule (one owner).
+    return topic_problem("/".join("x" if level in ("+", "#") else level for level in levels))
