@@ -43,6 +43,7 @@ class LogFollowSource(LiveInput):
         self.rotations = 0
         self.truncations = 0
         self.absent = False
+        self.following = False  # the file is open and read up to its end (tests and stats wait on it)
         # (device, inode, offset of the first byte not yet handed on), kept across a failed open, so a
         # retry resumes in the same file instead of skipping to its end.
         self._where: tuple[int, int, int] | None = None
@@ -64,7 +65,8 @@ class LogFollowSource(LiveInput):
 
     def counters(self) -> JSON:
         out = super().counters()
-        out.update(rotations=self.rotations, truncations=self.truncations, absent=self.absent)
+        out.update(rotations=self.rotations, truncations=self.truncations)
+        out.update(absent=self.absent, following=self.following)
         return out
 
     # -- the follower thread ----------------------------------------------------------------------
@@ -89,6 +91,7 @@ class LogFollowSource(LiveInput):
                     fh = self._open_file(first)
                     first = False
                     self.absent = fh is None
+                    self.following = False
                     if fh is None:
                         self._stop.wait(self.cfg.poll_s)
                         continue
@@ -99,6 +102,7 @@ class LogFollowSource(LiveInput):
                     continue  # the new file, if there is one, at once
                 self._stop.wait(self.cfg.poll_s)
         finally:
+            self.following = False
             if fh is not None:
                 fh.close()
 
@@ -125,6 +129,7 @@ class LogFollowSource(LiveInput):
             self._emit(split.feed(chunk))
         st = os.fstat(fh.fileno())
         self._where = (st.st_dev, st.st_ino, fh.tell() - split.pending)
+        self.following = True
 
     def _rotated(self, fh: BinaryIO, split: LineSplitter) -> bool:
         """Whether the name now points elsewhere (the old file is finished); handles a truncation."""
