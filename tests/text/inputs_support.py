@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -17,6 +17,7 @@ from edge_agent.sources.base import END, Capture
 from edge_agent.sources.mqtt_input import SensorTopics
 from edge_agent.stages.protocols import Source
 from edge_agent.stages.types import Frame
+from tests.helpers import wait
 
 Queue = queue.Queue[object]
 
@@ -76,3 +77,19 @@ def publisher(port: int) -> Iterator[mqtt.Client]:
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def send(client: mqtt.Client, topic: str, payloads: list[bytes]) -> None:
+    """Publish each payload at QoS 1 and wait until the broker has it."""
+    for p in payloads:
+        client.publish(topic, p, qos=1).wait_for_publish(5)
+
+
+def probe(client: mqtt.Client, topic: str, payload: bytes, arrived: Callable[[], bool]) -> bool:
+    """Publish `payload` until `arrived()`: a subscription made through the agent lands asynchronously."""
+
+    def again() -> bool:
+        send(client, topic, [payload])
+        return arrived()
+
+    return wait(again, timeout=10, step=0.1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from edge_agent.text.inputs.follow import LogFollowSource
 from edge_agent.text.source_config import LogFollowConfig
@@ -19,7 +20,7 @@ def _append(path: Path, data: str | bytes) -> None:
         f.flush()
 
 
-def _follow(path: Path, **kw: object) -> LogFollowSource:
+def _follow(path: Path, **kw: Any) -> LogFollowSource:
     return LogFollowSource(LogFollowConfig(kind="log_follow", path=str(path), poll_s=0.02, **kw), "syslog")
 
 

@@ -45,6 +45,7 @@ class JournaldSource(LiveInput):
         self.starts = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
+        self._errors: threading.Thread | None = None
         self._stderr: deque[str] = deque(maxlen=5)
 
     def command(self) -> list[str]:
@@ -74,7 +75,8 @@ class JournaldSource(LiveInput):
         self._stderr.clear()
         self.backlog.open()
         assert proc.stderr is not None
-        threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True).start()
+        self._errors = threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True)
+        self._errors.start()
         self._reader = threading.Thread(
             target=self._read, args=(proc,), name=f"journal-{self.name}", daemon=True
         )
@@ -122,6 +124,8 @@ class JournaldSource(LiveInput):
             self.backlog.fail(f"journald: reader failed: {type(exc).__name__}: {exc}")
             return
         code = proc.wait()
+        if self._errors is not None:
+            self._errors.join(2.0)  # its last words come on stderr as it exits
         if not self.backlog.closed:
             said = "; ".join(self._stderr) or "no message"
             self.backlog.fail(f"journald: {self.cfg.journalctl} exited ({code}): {said}")
