@@ -156,9 +156,9 @@ class Boundary:
             self.counters.received += 1
             return self._judge(raw, ts, origin, fields, cut)
 
-    def record(self, raw: bytes, ts: float, origin: str, key: str, keep: bool = True) -> Frame | None:
+    def record(self, raw: bytes, ts: float, origin: str, key: str) -> Frame | None:
         """A frame for a JSON object whose `key` holds the text; its other keys become the frame's
-        fields (`keep`). Not JSON (`bad_json`), not an object or no string at `key` (`no_field`) and
+        fields. Not JSON (`bad_json`), not an object or no string at `key` (`no_field`) and
         over the JSON cap (`too_long`) are refused and counted."""
         if len(raw) > self.json_cap:
             self.refuse("too_long")
@@ -175,7 +175,7 @@ class Boundary:
             self.refuse("no_field")
             return None
         text = rec.pop(key)
-        return self.text(text, ts, origin, rec if keep else None)
+        return self.text(text, ts, origin, rec)
 
     def _judge(
         self, raw: bytes | str, ts: float, origin: str, fields: JSON | None, cut: bool

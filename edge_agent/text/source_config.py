@@ -111,7 +111,9 @@ class LogFollowConfig(LiveTextBase):
     kind: Literal["log_follow"] = Field(description="A log file followed as it grows.")
     path: str = Field(description="The log file, e.g. /var/log/syslog; it may be absent for a while.")
     from_start: bool = Field(
-        default=False, description="Read what the file already holds first; default: only new lines."
+        default=False,
+        description="Read what the file already holds first (as a live input: past `backlog` waiting "
+        "lines the oldest are dropped); default: only new lines.",
     )
     poll_s: float = Field(
         default=0.25, gt=0, le=60, description="How often the file is checked for new lines and rotation."

@@ -4,15 +4,24 @@ the bounded line splitter, and the config models' errors."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from edge_agent.stages.types import Frame
 from edge_agent.text.frames import Boundary, frame_text, text_frame, trim_partial
 from edge_agent.text.inputs.lines import LineSplitter
-from edge_agent.text.source_config import EventsConfig, TextFileConfig, TextMqttConfig
+from edge_agent.text.source_config import (
+    TEXT_KINDS,
+    EventsConfig,
+    JournaldConfig,
+    LogFollowConfig,
+    TextFileConfig,
+    TextMqttConfig,
+    TextSourceConfig,
+)
 
 UNDERVOLTAGE = "hwmon hwmon1: Undervoltage detected!"
 
@@ -124,3 +133,28 @@ def test_config_errors_name_what_was_expected() -> None:
         TextFileConfig(kind="text_file", path=" ")
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         TextFileConfig.model_validate({"kind": "text_file", "path": "x.log", "follow": True})
+
+
+def test_a_source_block_is_told_apart_by_kind() -> None:
+    blocks = TypeAdapter(list[Annotated[TextSourceConfig, Field(discriminator="kind")]])
+    parsed = blocks.validate_python(
+        [
+            {"kind": "text_mqtt", "topic": "site/logs/#", "field": "text"},
+            {"kind": "text_file", "path": "boot.jsonl", "format": "jsonl", "rate": 5, "loop": True},
+            {"kind": "log_follow", "path": "/var/log/syslog", "from_start": True},
+            {"kind": "journald", "units": ["ssh.service"], "priority": "warning"},
+            {"kind": "events", "pipelines": ["door"], "last": 10, "every_s": 60},
+        ]
+    )
+    assert [type(c) for c in parsed] == [
+        TextMqttConfig,
+        TextFileConfig,
+        LogFollowConfig,
+        JournaldConfig,
+        EventsConfig,
+    ]
+    assert tuple(c.kind for c in parsed) == TEXT_KINDS
+    assert parsed[0].backlog == 256  # type: ignore[union-attr]
+    assert parsed[0].max_bytes == 16 * 1024
+    with pytest.raises(ValidationError, match="Input should be 'emerg', 'alert'"):
+        blocks.validate_python([{"kind": "journald", "priority": "loud"}])

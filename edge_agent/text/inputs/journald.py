@@ -133,7 +133,7 @@ class JournaldSource(LiveInput):
     def _drain_stderr(self, stream: IO[bytes]) -> None:
         # Read as it comes, so a chatty journalctl never blocks on a full pipe; keep the last lines.
         with stream:
-            for line in stream:
+            while line := stream.readline(4096):  # bounded: a line without end cannot grow memory
                 text = line.decode("utf-8", "replace").strip()
                 if text:
                     self._stderr.append(text[:300])
