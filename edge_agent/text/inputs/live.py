@@ -47,7 +47,7 @@ class Backlog:
             self._cond.notify_all()
 
     def get(self, timeout: float | None = None) -> Frame | None:
-        """The oldest frame; None when closed, or when `timeout` passes with nothing (`timed_out`)."""
+        """The oldest frame; None when closed, or when `timeout` seconds pass with nothing."""
         with self._cond:
             while not self._items and not self._closed and self._error is None:
                 if not self._cond.wait(timeout) and timeout is not None:
