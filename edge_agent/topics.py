@@ -200,3 +200,18 @@ def prefix_problem(prefix: str) -> str | None:
     if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:
         return f"expected a topic prefix of at most {MAX_PREFIX_BYTES} bytes"
     return None
+
+
+def filter_problem(topic_filter: str) -> str | None:
+    """Why `topic_filter` cannot be subscribed to, or None. A bad filter would make the broker drop the
+    agent's whole connection, so it is refused in the config."""
+    if not topic_filter:
+        return "is empty"
+    levels = topic_filter.split("/")
+    for i, level in enumerate(levels):
+        if level == "#" and i != len(levels) - 1:
+            return "has # before the last level"
+        if level not in ("+", "#") and ("+" in level or "#" in level):
+            return f"has a wildcard inside the level {level!r} (+ and # stand for whole levels)"
+    # Wildcard levels stand in as one letter; the rest follows the publisher's topic rule (one owner).
+    return topic_problem("/".join("x" if level in ("+", "#") else level for level in levels))

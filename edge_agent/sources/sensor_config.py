@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge_agent.features.config import WindowConfig
 from edge_agent.strict import Strict
-from edge_agent.topics import topic_problem
+from edge_agent.topics import filter_problem
 
 SENSOR_KINDS = ("csv", "jsonl", "serial", "iio", "mqtt")
 # Keys renamed when the one flat sensor model became one model per kind: {kind: {old: new}}.
@@ -180,21 +180,6 @@ class MqttSensorConfig(SensorBase):
 
 
 SensorSourceConfig = ReplaySensorConfig | SerialSensorConfig | IioSensorConfig | MqttSensorConfig
-
-
-def filter_problem(topic_filter: str) -> str | None:
-    """Why `topic_filter` cannot be subscribed to, or None. A bad filter would make the broker drop the
-    agent's whole connection, so it is refused in the config."""
-    if not topic_filter:
-        return "is empty"
-    levels = topic_filter.split("/")
-    for i, level in enumerate(levels):
-        if level == "#" and i != len(levels) - 1:
-            return "has # before the last level"
-        if level not in ("+", "#") and ("+" in level or "#" in level):
-            return f"has a wildcard inside the level {level!r} (+ and # stand for whole levels)"
-    # Wildcard levels stand in as one letter; the rest follows the publisher's topic rule (one owner).
-    return topic_problem("/".join("x" if level in ("+", "#") else level for level in levels))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Text pipelines: small language models on log lines, messages and event summaries."""
