@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from edge_agent.config_base import Strict
 
@@ -24,7 +24,8 @@ class PromptOverride(Strict):
         default=None, description="User turn; `{input}` is replaced by the input text (once, verbatim)."
     )
     answer_prefix: str | None = Field(
-        default=None, description='classify: the answer\'s first characters before the label, e.g. {"severity": "'
+        default=None,
+        description='classify: the answer\'s first characters before the label, e.g. {"severity": "',
     )
     label_suffix: str | None = Field(
         default=None, description="classify: what follows a label in the answer, e.g. a closing quote."
@@ -67,7 +68,7 @@ class TextPost(Strict):
         default=10.0, gt=0, le=3600, description="Per input: a longer request ends with outcome `timeout`."
     )
 
-    model_config = {**Strict.model_config, "populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)  # merged with Strict's
 
     @field_validator("labels")
     @classmethod

@@ -49,7 +49,7 @@ IDS = npt.NDArray[np.int32]
 MARGIN = 4
 
 
-class RequestTimeout(Exception):
+class RequestTimeoutError(Exception):
     """A request passed its deadline (internal: it becomes outcome `timeout`)."""
 
 
@@ -64,7 +64,10 @@ class Prompt:
 
     @classmethod
     def of(cls, spec: PromptSpec | None, over: PromptOverride | None = None) -> Prompt:
-        base = cls() if spec is None else cls(spec.system, spec.template, spec.answer_prefix, spec.label_suffix)
+        if spec is None:
+            base = cls()
+        else:
+            base = cls(spec.system, spec.template, spec.answer_prefix, spec.label_suffix)
         if over is None:
             return base
         return cls(
@@ -149,7 +152,9 @@ def _log_softmax(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
 class TextEngine:
     """Runs classify / extract / generate on one SLM bundle; thread-safe (one request at a time)."""
 
-    def __init__(self, bundle: Bundle, spec: SlmSpec, threads: int = 1, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, bundle: Bundle, spec: SlmSpec, threads: int = 1, clock: Clock = time.monotonic
+    ) -> None:
         self.bundle = bundle
         self.spec = spec
         self.model_id = bundle.manifest.model_id
@@ -207,9 +212,7 @@ class TextEngine:
         return str(self._tok.decode(ids[:budget])), True
 
     # -- requests ---------------------------------------------------------------------------------
-    def _request(
-        self, reply: Reply, timeout_s: float, work: Callable[[float], None]
-    ) -> Reply:
+    def _request(self, reply: Reply, timeout_s: float, work: Callable[[float], None]) -> Reply:
         """Run `work(deadline)` holding the model's lock; turn timeouts and runtime errors into outcomes."""
         t0, c0 = time.perf_counter(), time.thread_time()
         deadline = self._clock() + timeout_s
@@ -218,7 +221,7 @@ class TextEngine:
         else:
             try:
                 work(deadline)
-            except RequestTimeout:
+            except RequestTimeoutError:
                 reply.outcome, reply.detail = "timeout", f"over timeout_s {timeout_s}"
             except Exception as exc:  # the runtime's failure ends this request, not the pipeline
                 log.warning("%s: %s failed: %s", self.model_id, reply.task, exc)
@@ -231,7 +234,7 @@ class TextEngine:
 
     def _check(self, deadline: float) -> None:
         if self._clock() > deadline:
-            raise RequestTimeout
+            raise RequestTimeoutError
 
     def _generator(self, max_length: int, schema: dict[str, Any] | None = None) -> og.Generator:
         params = og.GeneratorParams(self._loaded.model)
@@ -295,7 +298,14 @@ class TextEngine:
         return out
 
     def _start(
-        self, text: str, prompt: Prompt, max_input: int, max_new: int, deadline: float, reply: Reply,
+        self,
+        text: str,
+        prompt: Prompt,
+        reply: Reply,
+        *,
+        max_input: int,
+        max_new: int,
+        deadline: float,
         schema: dict[str, Any] | None = None,
     ) -> og.Generator:
         budget = self.input_budget(prompt, max_new, max_input)
@@ -308,15 +318,30 @@ class TextEngine:
         return gen
 
     def extract(
-        self, text: str, schema: dict[str, Any], prompt: Prompt, *,
-        max_input_tokens: int, max_new_tokens: int, timeout_s: float,
+        self,
+        text: str,
+        schema: dict[str, Any],
+        prompt: Prompt,
+        *,
+        max_input_tokens: int,
+        max_new_tokens: int,
+        timeout_s: float,
     ) -> Reply:
         """An object constrained to `schema` by guided decoding, published only once it validates."""
         reply = Reply("extract")
 
         def work(deadline: float) -> None:
-            gen = self._start(text, prompt, max_input_tokens, max_new_tokens, deadline, reply, schema)
-            raw = str(self._tok.decode(np.array(self._decode_loop(gen, max_new_tokens, deadline, reply), dtype=np.int32)))
+            gen = self._start(
+                text,
+                prompt,
+                reply,
+                max_input=max_input_tokens,
+                max_new=max_new_tokens,
+                deadline=deadline,
+                schema=schema,
+            )
+            out = self._decode_loop(gen, max_new_tokens, deadline, reply)
+            raw = str(self._tok.decode(np.array(out, dtype=np.int32)))
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError:
@@ -340,7 +365,9 @@ class TextEngine:
         reply = Reply("generate")
 
         def work(deadline: float) -> None:
-            gen = self._start(text, prompt, max_input_tokens, max_new_tokens, deadline, reply)
+            gen = self._start(
+                text, prompt, reply, max_input=max_input_tokens, max_new=max_new_tokens, deadline=deadline
+            )
             out = self._decode_loop(gen, max_new_tokens, deadline, reply)
             reply.text = str(self._tok.decode(np.array(out, dtype=np.int32)))
 

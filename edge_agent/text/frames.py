@@ -13,7 +13,7 @@ import numpy as np
 from edge_agent.stages.types import Frame
 
 
-def text_frame(
+def text_frame(  # noqa: PLR0917 (the shared contract's signature)
     text: str,
     ts: float,
     index: int,
