@@ -23,6 +23,8 @@ from edge_agent.postprocess.anomaly import AnomalyPost
 from edge_agent.postprocess.vad import VadPost
 from edge_agent.sources.sensor_config import SensorSourceConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
+from edge_agent.text.config import TextPost
+from edge_agent.text.standin_source import TextFileConfig
 
 __all__ = ["ModelConfig", "ProviderSpec", "Strict"]  # re-exported: defined in config_base (see there)
 
@@ -218,7 +220,7 @@ class RawPost(Strict):
 
 
 PostprocessConfig = Annotated[
-    ClassificationPost | DetectionPost | EmbeddingPost | RawPost | VadPost | AnomalyPost,
+    ClassificationPost | DetectionPost | EmbeddingPost | RawPost | VadPost | AnomalyPost | TextPost,
     Field(discriminator="kind"),
 ]
 
@@ -253,10 +255,13 @@ class PublishConfig(Strict):
     include_frame: bool = Field(
         default=False, description="Opt in to sending pixels (snapshots). Off: raw frames never leave."
     )
+    include_input: bool = Field(
+        default=False, description="Text pipelines: put the input text in each result. Off: it never leaves."
+    )
 
 
 class PipelineConfig(Strict):
-    source: SourceConfig | AudioSourceConfig | SensorSourceConfig = Field(
+    source: SourceConfig | AudioSourceConfig | SensorSourceConfig | TextFileConfig = Field(
         discriminator="kind",
         description="Where frames come from: video/folder/camera/stream, audio_file/alsa, or "
         "csv/jsonl/serial/iio/mqtt sensor readings (one model per kind; docs/pipelines.md).",
@@ -294,6 +299,8 @@ class PipelineConfig(Strict):
             raise ValueError("ensemble and cascade exclude each other: pick one")
         if self.gate is not None and not isinstance(self.source, SourceConfig):
             raise ValueError(f"gate: motion gating is for video sources, got source kind {self.source.kind}")
+        if isinstance(self.postprocess, TextPost) != isinstance(self.source, TextFileConfig):
+            raise ValueError("postprocess kind text goes with a text source (text_file...), only with one")
         return self
 
 

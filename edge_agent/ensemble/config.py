@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from edge_agent.config_base import ModelConfig, Strict
+from edge_agent.text.config import PromptOverride
 
 
 class MemberConfig(Strict):
@@ -21,6 +22,10 @@ class MemberConfig(Strict):
     output: int | None = Field(
         default=None,
         description="Output index holding class probabilities or logits; None: the first 2-D float output.",
+    )
+    prompt: PromptOverride | None = Field(
+        default=None,
+        description="Text pipelines: ask this member (an SLM bundle, maybe the pipeline's own) this way.",
     )
 
 

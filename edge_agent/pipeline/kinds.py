@@ -5,6 +5,10 @@ has one, a Gate; the model side (session, postprocess, events) is built the same
 (edge_agent.pipeline.assemble). The runner asks `kind_of(cfg)` and knows nothing else about kinds.
 A new kind is its own folder plus one `register` line below (docs/architecture.md, "How to add a
 pipeline kind").
+
+A kind may also build its own model side: a `stages(name, cfg, profile, stopper) -> Stages` method
+(the text kind's genai engine is no ONNX Runtime session); without one the runner uses
+edge_agent.pipeline.assemble.build_stages.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from edge_agent.pipeline.signals import Audio, Sensor
 from edge_agent.pipeline.vision import Vision
 from edge_agent.sources.mqtt_input import Subscribe
 from edge_agent.stages.protocols import Gating, Preprocess, Source
+from edge_agent.text.kind import TEXT_SOURCES, Text
 
 C_contra = TypeVar("C_contra", contravariant=True)
 
@@ -57,6 +62,7 @@ def register(kind: PipelineKind[Any], *source_kinds: str) -> None:
 register(Vision(), "video", "folder", "camera", "stream")
 register(Audio(), "audio_file", "alsa")
 register(Sensor(), "csv", "jsonl", "serial", "iio", "mqtt")
+register(Text(), *TEXT_SOURCES)
 
 
 def kind_of(cfg: PipelineConfig) -> PipelineKind[Any]:

@@ -102,7 +102,11 @@ class Pipeline:
 
     def load(self) -> None:
         """Open the model and build the stages up to the sink; raise a clear error if they do not fit."""
-        self.stages = build_stages(self.name, self.cfg, self.kind, self.profile, self._stopper)
+        own = getattr(self.kind, "stages", None)  # a kind with its own model side (edge_agent.pipeline.kinds)
+        if own is not None:
+            self.stages = own(self.name, self.cfg, self.profile, self._stopper)
+        else:
+            self.stages = build_stages(self.name, self.cfg, self.kind, self.profile, self._stopper)
         self.model = self.stages.model
         cfg = self.cfg
         if cfg.accounting is not None and cfg.accounting.enabled:

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime_genai as og
 
 from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
 from edge_agent.bundle.manifest import PromptSpec, SlmSpec
 from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ModelError
+from edge_agent.inference.stopper import RunCancelledError
 from edge_agent.text.config import INPUT, PromptOverride
 from edge_agent.text.schema import guided, validate
 
@@ -102,10 +102,22 @@ class Reply:
         return (self.tokens_in + self.tokens_out) / (self.ms / 1000.0) if self.ms > 0 else 0.0
 
 
+def _og() -> Any:
+    """onnxruntime-genai, imported when a text pipeline starts (the `text` extra; not every device has it)."""
+    try:
+        import onnxruntime_genai
+    except ImportError as exc:
+        raise ModelError(
+            f"text pipelines need onnxruntime-genai (pip install 'edge-agent[text]'): {exc}"
+        ) from exc
+    return onnxruntime_genai
+
+
 class _Loaded:
     """A genai model and tokenizer with the lock that lets one generator run on it at a time."""
 
     def __init__(self, folder: Path, threads: int) -> None:
+        og = self.og = _og()
         config = og.Config(str(folder))
         if threads > 0:  # 0: the runtime's own choice
             opts = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
@@ -126,6 +138,8 @@ def _load(folder: Path, threads: int) -> _Loaded:
         if loaded is None:
             try:
                 loaded = _Loaded(folder, threads)
+            except ModelError:
+                raise
             except Exception as exc:  # the runtime's errors are plain RuntimeErrors: say which model
                 raise ModelError(f"{folder}: onnxruntime-genai cannot open the model ({exc})") from exc
             _LOADED[key] = loaded
@@ -159,6 +173,8 @@ class TextEngine:
         self.spec = spec
         self.model_id = bundle.manifest.model_id
         self._clock = clock  # replaced only by tests that inject a stuck generation
+        # The pipeline's stop, checked between tokens like the deadline (set by the kind).
+        self.cancelled: Callable[[], bool] | None = None
         self._loaded = _load(bundle.root / spec.folder, threads)
         self._tok = self._loaded.tokenizer
         self._eos = set(spec.eos_token_ids)
@@ -205,6 +221,10 @@ class TextEngine:
             )
         return min(max_input_tokens, room)
 
+    def label_reserve(self, labels: list[str], prompt: Prompt) -> int:
+        """Tokens classify needs after the prompt: the longest label continuation, plus one."""
+        return max(len(self._ids(label + prompt.label_suffix)) for label in labels) + 1
+
     def _cut(self, text: str, budget: int) -> tuple[str, bool]:
         ids = self._ids(text)
         if len(ids) <= budget:
@@ -221,6 +241,8 @@ class TextEngine:
         else:
             try:
                 work(deadline)
+            except RunCancelledError:  # the pipeline is stopping: the runner drops the input
+                raise
             except RequestTimeoutError:
                 reply.outcome, reply.detail = "timeout", f"over timeout_s {timeout_s}"
             except Exception as exc:  # the runtime's failure ends this request, not the pipeline
@@ -233,10 +255,13 @@ class TextEngine:
         return reply
 
     def _check(self, deadline: float) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise RunCancelledError("stopping: generation cancelled")
         if self._clock() > deadline:
             raise RequestTimeoutError
 
-    def _generator(self, max_length: int, schema: dict[str, Any] | None = None) -> og.Generator:
+    def _generator(self, max_length: int, schema: dict[str, Any] | None = None) -> Any:
+        og = self._loaded.og
         params = og.GeneratorParams(self._loaded.model)
         params.set_search_options(max_length=min(max_length, self.spec.max_length))
         if schema is not None:
@@ -251,7 +276,7 @@ class TextEngine:
         tails = [label + prompt.label_suffix for label in labels]
 
         def work(deadline: float) -> None:
-            budget = self.input_budget(prompt, max(len(self._ids(t)) for t in tails) + 1, max_input_tokens)
+            budget = self.input_budget(prompt, self.label_reserve(labels, prompt), max_input_tokens)
             cut, reply.truncated = self._cut(text, budget)
             head = self.render(cut, prompt) + prompt.answer_prefix
             seqs = [self._ids(head + t) for t in tails]
@@ -285,7 +310,7 @@ class TextEngine:
 
         return self._request(reply, timeout_s, work)
 
-    def _decode_loop(self, gen: og.Generator, max_new: int, deadline: float, reply: Reply) -> list[int]:
+    def _decode_loop(self, gen: Any, max_new: int, deadline: float, reply: Reply) -> list[int]:
         out: list[int] = []
         while not gen.is_done() and len(out) < max_new:
             self._check(deadline)
@@ -307,7 +332,7 @@ class TextEngine:
         max_new: int,
         deadline: float,
         schema: dict[str, Any] | None = None,
-    ) -> og.Generator:
+    ) -> Any:
         budget = self.input_budget(prompt, max_new, max_input)
         cut, reply.truncated = self._cut(text, budget)
         ids = self._ids(self.render(cut, prompt))
