@@ -38,11 +38,17 @@ def test_classify_gives_a_label_of_the_set_with_probabilities(
 ) -> None:
     r = classify(engine, triage_prompt)
     assert r.outcome == "ok", r.detail
-    assert r.label in LABELS and set(r.probs) == set(LABELS)
+    assert r.label in LABELS
+    assert set(r.probs) == set(LABELS)
     assert sum(r.probs.values()) == pytest.approx(1.0)
     assert r.prob == max(r.probs.values()) == r.probs[r.label]
-    assert r.tokens_in > 20 and r.tokens_out == 0 and not r.truncated
-    assert r.ms > 0 and r.tokens_per_s > 0 and r.text is None and r.obj is None
+    assert r.tokens_in > 20
+    assert r.tokens_out == 0
+    assert not r.truncated
+    assert r.ms > 0
+    assert r.tokens_per_s > 0
+    assert r.text is None
+    assert r.obj is None
 
 
 def test_rewinding_to_the_shared_prefix_scores_like_a_fresh_run(
@@ -76,7 +82,8 @@ def test_an_over_long_input_is_cut_and_marked(engine: TextEngine, triage_prompt:
     short = classify(engine, triage_prompt, max_input_tokens=64)
     long = classify(engine, triage_prompt, "disk error sector " * 200, max_input_tokens=64)
     assert not short.truncated
-    assert long.outcome == "ok" and long.truncated
+    assert long.outcome == "ok"
+    assert long.truncated
     overhead = short.tokens_in - len(engine._tok.encode(LINE))
     assert long.tokens_in <= overhead + 64 + 2  # the cut input, re-encoded, may merge a token or two
 
@@ -98,15 +105,18 @@ def test_extract_cut_by_max_new_tokens_is_invalid_not_published(
     r = engine.extract(
         LINE, TRIAGE_SCHEMA, triage_prompt, max_input_tokens=64, max_new_tokens=6, timeout_s=30
     )
-    assert r.outcome == "invalid" and r.obj is None
-    assert r.detail == "answer cut at max_new_tokens" and r.tokens_out == 6
+    assert r.outcome == "invalid"
+    assert r.obj is None
+    assert r.detail == "answer cut at max_new_tokens"
+    assert r.tokens_out == 6
 
 
 def test_generate_is_bounded_by_max_new_tokens(engine: TextEngine) -> None:
     r = engine.generate(
         "Summarise: the fan started.", Prompt(), max_input_tokens=32, max_new_tokens=8, timeout_s=30
     )
-    assert r.outcome == "ok" and isinstance(r.text, str)
+    assert r.outcome == "ok"
+    assert isinstance(r.text, str)
     assert 0 < r.tokens_out <= 8
 
 
@@ -116,7 +126,8 @@ def test_a_stuck_generation_times_out_and_the_engine_goes_on(
     ticks = itertools.count(step=100.0)  # fault: each look at the clock is 100 s later
     monkeypatch.setattr(TextEngine, "clock", staticmethod(lambda: next(ticks)))
     r = engine.generate(LINE, Prompt(), max_input_tokens=32, max_new_tokens=64, timeout_s=150)
-    assert r.outcome == "timeout" and r.detail == "over timeout_s 150"
+    assert r.outcome == "timeout"
+    assert r.detail == "over timeout_s 150"
     assert r.tokens_out < 64
     monkeypatch.undo()
     assert classify(engine, triage_prompt).outcome == "ok"  # the lock was released
@@ -130,7 +141,8 @@ def test_a_runtime_failure_is_an_error_outcome(
 
     monkeypatch.setattr(engine, "_generator", broken)
     r = classify(engine, triage_prompt)
-    assert r.outcome == "error" and r.detail == "RuntimeError: injected: generator failed"
+    assert r.outcome == "error"
+    assert r.detail == "RuntimeError: injected: generator failed"
     monkeypatch.undo()
     assert classify(engine, triage_prompt).outcome == "ok"
 
@@ -173,5 +185,6 @@ def test_a_request_waits_for_the_generator_in_use_within_its_timeout(
     ends with `timeout` when its own deadline passes first."""
     with engine._loaded.lock:  # another pipeline's request on the same bundle, in flight
         r = engine.classify(LINE, LABELS, triage_prompt, max_input_tokens=64, timeout_s=0.05)
-    assert r.outcome == "timeout" and r.detail == "the model was busy for 0.05 s"
+    assert r.outcome == "timeout"
+    assert r.detail == "the model was busy for 0.05 s"
     assert classify(engine, triage_prompt).outcome == "ok"
