@@ -47,6 +47,7 @@ ALLOWED_TANGLES = [
         "edge_agent.pipeline",
         "edge_agent.postprocess",
         "edge_agent.sources",
+        "edge_agent.text",  # its config blocks are composed by config.models like the others'
     },
     # DeviceFleet still takes the whole Agent (a TYPE_CHECKING import); narrow interfaces remove it.
     {"edge_agent.agent", "edge_agent.device_fleet"},

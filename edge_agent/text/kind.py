@@ -28,8 +28,9 @@ from edge_agent.text.standin_source import TextFileConfig, TextFileSource
 from edge_agent.text.tasks import Classify, Task, build_task
 from edge_agent.text.voting import TextVote, Voter
 
-# The source kinds this kind builds (h-textin's inputs; docs/slm.md).
-TEXT_SOURCES = ("text_mqtt", "text_file", "log_follow", "journald", "events")
+# The source kinds this kind builds. h-textin's inputs (text_mqtt, text_file, log_follow, journald,
+# events) join as their config models join PipelineConfig's source union; the stand-in is text_file.
+TEXT_SOURCES = ("text_file",)
 
 
 @dataclass(frozen=True, slots=True)
