@@ -299,8 +299,11 @@ class PipelineConfig(Strict):
             raise ValueError("ensemble and cascade exclude each other: pick one")
         if self.gate is not None and not isinstance(self.source, SourceConfig):
             raise ValueError(f"gate: motion gating is for video sources, got source kind {self.source.kind}")
-        if isinstance(self.postprocess, TextPost) != isinstance(self.source, TextFileConfig):
-            raise ValueError("postprocess kind text goes with a text source (text_file...), only with one")
+        text_source = isinstance(self.source, TextFileConfig)
+        if isinstance(self.postprocess, TextPost) and not text_source:
+            raise ValueError(f"postprocess kind text is for text sources, got source kind {self.source.kind}")
+        if text_source and self.postprocess is not None and not isinstance(self.postprocess, TextPost):
+            raise ValueError(f"postprocess: a text source needs kind text, got {self.postprocess.kind}")
         return self
 
 
