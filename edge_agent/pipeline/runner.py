@@ -281,7 +281,10 @@ class Pipeline:
         acc = self.accounts
         t0 = time.perf_counter()
         with acc.stage("inference") if acc else contextlib.nullcontext():
-            outputs = stages.session.run({input_name: prep.tensor})
+            if stages.frame_session is not None:  # the model side reads the input's meta too (text)
+                outputs = stages.frame_session.run_frame({input_name: prep.tensor}, frame.meta)
+            else:
+                outputs = stages.session.run({input_name: prep.tensor})
         with acc.stage("postprocess") if acc else contextlib.nullcontext():
             if stages.compare is not None:  # anomaly by reconstruction compares with the input
                 output = stages.compare(outputs, prep.lb, prep.tensor)

@@ -86,11 +86,13 @@ def build_text_stages(
     stage_counters: dict[str, Counters] = {"text": counters}
     if isinstance(task, TextVote):
         stage_counters["combination"] = task.stats
+    session = TextSession(task, counters)
     return Stages(
         model=TextModel(model_id),
         input_name=INPUT_NAME,
         preprocess=_passthrough,
-        session=TextSession(task, counters),
+        session=session,
+        frame_session=session,
         postprocess=TextResult(include_input=cfg.publish.include_input, watts=watts),
         counters=stage_counters,
     )

@@ -1,9 +1,10 @@
 """A text pipeline's Session and Postprocess: the frame's UTF-8 bytes → the task → the compact result.
 
-The runner hands the session the frame's bytes (the text kind's preprocess passes them through); the
-session decodes them, runs the task and returns its Reply as the one output (an object array: a text
-task's answer is a label, an object or a string, not a tensor). The postprocess turns that Reply into
-the result JSON. Both count into one `TextCounters`, published in stats under `text`.
+The runner hands the session the frame's bytes (the text kind's preprocess passes them through) and
+its meta (`run_frame`: the input's id and other fields); the session decodes the text, runs the task,
+lets the escalation hook see the answer, and returns the Reply as the one output (an object array: a
+text task's answer is a label, an object or a string, not a tensor). The postprocess turns that Reply
+into the result JSON. The session counts into one `TextCounters`, published in stats under `text`.
 
 A result never carries the input text unless the pipeline opts in (`publish.include_input`).
 """
@@ -11,6 +12,7 @@ A result never carries the input text unless the pipeline opts in (`publish.incl
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,9 @@ from edge_agent.text.engine import Reply
 from edge_agent.text.tasks import Task
 
 INPUT_NAME = "text"
+# (the local reply, the input as {"text": ..., **its other fields}) -> the reply to publish. Escalation
+# (edge_agent/text/escalate.py) plugs in here; it alone decides which fields may leave the device.
+Escalate = Callable[[Reply, dict[str, Any]], Reply]
 OUTCOMES = ("ok", "timeout", "invalid", "bad_input", "error")
 
 
@@ -73,27 +78,33 @@ def _text_of(data: Tensor, task: str) -> str | Reply:
     return text
 
 
-def _as_output(reply: Reply, text: str | None) -> list[Tensor]:
+def _as_output(reply: Reply, text: str | None, meta: dict[str, Any]) -> list[Tensor]:
     out = np.empty(1, dtype=object)
-    out[0] = (reply, text)
+    out[0] = (reply, text, meta)
     return [out]
 
 
 class TextSession:
     """Runs the pipeline's task on each input (`feeds["text"]`: the UTF-8 bytes)."""
 
-    def __init__(self, task: Task, counters: TextCounters) -> None:
+    def __init__(self, task: Task, counters: TextCounters, escalate: Escalate | None = None) -> None:
         self.task = task
         self.counters = counters
+        self.escalate = escalate
 
     def run(self, feeds: Feeds) -> list[Tensor]:
+        return self.run_frame(feeds, {})
+
+    def run_frame(self, feeds: Feeds, meta: dict[str, Any]) -> list[Tensor]:
         got = _text_of(feeds[INPUT_NAME], self.task.task)
         if isinstance(got, Reply):
             self.counters.count(got)
-            return _as_output(got, None)
+            return _as_output(got, None, meta)
         reply = self.task(got)
+        if self.escalate is not None and reply.outcome == "ok":
+            reply = self.escalate(reply, {**meta.get("fields", {}), "text": got})
         self.counters.count(reply)
-        return _as_output(reply, got)
+        return _as_output(reply, got, meta)
 
 
 @dataclass(slots=True)
@@ -105,9 +116,11 @@ class TextResult:
     watts: float | None = None
 
     def __call__(self, outputs: list[Tensor], lb: Letterbox | None) -> JSON:
-        reply, text = outputs[0][0]
+        reply, text, meta = outputs[0][0]
         assert isinstance(reply, Reply)
         body: dict[str, Any] = {"task": reply.task, "outcome": reply.outcome}
+        if meta.get("input"):  # which input it answers (topic, file:line, unit): an id, not its text
+            body["input_id"] = meta["input"]
         if reply.outcome == "ok":
             if reply.task == "classify":
                 body["label"], body["prob"] = reply.label, round(reply.prob or 0.0, 4)

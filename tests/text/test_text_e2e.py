@@ -118,10 +118,12 @@ def test_classify_and_extract_over_mqtt(
         assert r["cpu_s"] > 0
         assert r["energy_j_estimate"] > 0
         assert "input" not in r  # the raw line never leaves without publish.include_input
-        assert set(r) <= {"task", "outcome", "label", "prob", "tokens_in", "tokens_out", "ms", "tokens_per_s",
-                          "truncated", "cpu_s", "energy_j_estimate"}  # fmt: skip
+        assert set(r) <= {"task", "outcome", "input_id", "label", "prob", "tokens_in", "tokens_out", "ms",
+                          "tokens_per_s", "truncated", "cpu_s", "energy_j_estimate"}  # fmt: skip
     assert [r["output"]["truncated"] for r in triage] == [False, False, False, True, False]
-    assert max(len(json.dumps(r)) for r in triage) < 400  # compact: a few hundred bytes per line
+    assert [r["output"]["input_id"] for r in triage] == [f"device.log:{i}" for i in range(1, 6)]
+    sizes = [len(m.payload) for m in col.messages if m.topic.endswith("/triage/results")]
+    assert max(sizes) < 512 < len(LONG)  # compact: a few hundred bytes whatever the line's length
 
     for r in fields:
         out = r["output"]
