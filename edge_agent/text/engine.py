@@ -99,6 +99,7 @@ class Reply:
     obj: dict[str, Any] | None = None
     text: str | None = None
     detail: str | None = None
+    escalation: dict[str, Any] | None = None  # set when a larger model was asked (edge_agent.text.escalate)
 
     @property
     def tokens_per_s(self) -> float:

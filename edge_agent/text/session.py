@@ -12,9 +12,9 @@ A result never carries the input text unless the pipeline opts in (`publish.incl
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,9 +24,33 @@ from edge_agent.text.engine import Reply
 from edge_agent.text.tasks import Task
 
 INPUT_NAME = "text"
-# (the local reply, the input as {"text": ..., **its other fields}) -> the reply to publish. Escalation
+# (the local reply, the input's text, its other fields) -> the reply to publish. Escalation
 # (edge_agent/text/escalate.py) plugs in here; it alone decides which fields may leave the device.
-Escalate = Callable[[Reply, dict[str, Any]], Reply]
+Escalate = Callable[[Reply, str, dict[str, Any]], Reply]
+
+
+class EscalationOutcome(Protocol):
+    """What an escalation policy answers (edge_agent.text.escalate.Outcome)."""
+
+    label: str
+    prob: float | None
+    escalation: dict[str, Any] | None
+
+
+def escalating(apply: Callable[[str, float, str, Mapping[str, Any]], EscalationOutcome]) -> Escalate:
+    """An escalation policy's `apply(label, prob, text, fields)` as the session's hook: a classify
+    answer gets the label, probability and `escalation` record the policy decides on."""
+
+    def hook(reply: Reply, text: str, fields: dict[str, Any]) -> Reply:
+        if reply.task != "classify" or reply.label is None or reply.prob is None:
+            return reply
+        out = apply(reply.label, reply.prob, text, fields)
+        reply.label, reply.prob, reply.escalation = out.label, out.prob, out.escalation
+        return reply
+
+    return hook
+
+
 OUTCOMES = ("ok", "timeout", "invalid", "bad_input", "error")
 
 
@@ -102,7 +126,7 @@ class TextSession:
             return _as_output(got, None, meta)
         reply = self.task(got)
         if self.escalate is not None and reply.outcome == "ok":
-            reply = self.escalate(reply, {**meta.get("fields", {}), "text": got})
+            reply = self.escalate(reply, got, dict(meta.get("fields") or {}))
         self.counters.count(reply)
         return _as_output(reply, got, meta)
 
@@ -123,13 +147,17 @@ class TextResult:
             body["input_id"] = meta["input"]
         if reply.outcome == "ok":
             if reply.task == "classify":
-                body["label"], body["prob"] = reply.label, round(reply.prob or 0.0, 4)
+                # prob is None only for an escalated label whose model reported no probability
+                body["label"] = reply.label
+                body["prob"] = None if reply.prob is None else round(reply.prob, 4)
             elif reply.task == "extract":
                 body["object"] = reply.obj
             else:
                 body["text"] = reply.text
         elif reply.detail:
             body["detail"] = reply.detail
+        if reply.escalation is not None:
+            body["escalation"] = reply.escalation
         body.update(
             tokens_in=reply.tokens_in,
             tokens_out=reply.tokens_out,

@@ -7,9 +7,11 @@ cannot fit the model's `max_length` is refused then too, not on the first input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ModelError
 from edge_agent.text.config import PromptOverride, TextPost
 from edge_agent.text.engine import Prompt, Reply, TextEngine
@@ -113,3 +115,31 @@ def build_task(post: TextPost, engine: TextEngine, where: str, over: PromptOverr
         engine.input_budget(prompt, post.max_new_tokens, post.max_input_tokens)
         task = Generate(engine, prompt, post)
     return task
+
+
+class LocalClassifier:
+    """A classify task as escalation's local target (edge_agent.text.escalate.LocalClassifier):
+    `classify(text) -> (label, prob)`, TimeoutError when the request timed out."""
+
+    def __init__(self, task: Classify) -> None:
+        self.task = task
+
+    def classify(self, text: str) -> tuple[str, float]:
+        r = self.task(text)
+        if r.outcome == "timeout":
+            raise TimeoutError(r.detail)
+        if r.outcome != "ok" or r.label is None or r.prob is None:
+            raise ModelError(f"{self.task.engine.model_id}: classify {r.outcome}: {r.detail}")
+        return r.label, r.prob
+
+
+def open_classifier(
+    model: ModelConfig, labels: list[str], timeout_s: float, cancelled: Callable[[], bool] | None = None
+) -> LocalClassifier:
+    """A larger local bundle to escalate to, asked the way it was tuned, over the pipeline's labels."""
+    engine = TextEngine.open(model)
+    engine.cancelled = cancelled
+    post = TextPost(labels=labels, timeout_s=timeout_s)
+    task = build_task(post, engine, "escalate.to.bundle")
+    assert isinstance(task, Classify)
+    return LocalClassifier(task)

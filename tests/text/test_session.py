@@ -3,6 +3,9 @@ the escalation hook's view of the input, and what a result carries."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +13,14 @@ import numpy as np
 import pytest
 
 from edge_agent.config.models import PipelineConfig
+from edge_agent.config_base import ModelConfig
 from edge_agent.inference.stopper import RunStopper
 from edge_agent.stages.protocols import Stages
-from edge_agent.text.engine import Reply
+from edge_agent.text.engine import TextEngine
 from edge_agent.text.frames import text_frame
 from edge_agent.text.kind import build_text_stages
+from edge_agent.text.session import escalating
+from edge_agent.text.tasks import open_classifier
 
 
 @pytest.fixture
@@ -57,20 +63,44 @@ def test_inputs_without_usable_text_are_refused_with_the_reason(
 
 
 def test_the_escalation_hook_sees_the_input_fields_and_its_answer_is_published(stages: Stages) -> None:
-    seen: list[dict[str, Any]] = []
+    seen: list[tuple[str, float, str, dict[str, Any]]] = []
 
-    def escalate(reply: Reply, fields: dict[str, Any]) -> Reply:  # a stand-in for h-esc's escalator
-        seen.append(fields)
-        reply.label, reply.prob = "fault", 0.99
-        return reply
+    @dataclass
+    class Outcome:  # the shape of edge_agent.text.escalate.Outcome
+        label: str
+        prob: float | None
+        escalation: dict[str, Any] | None
+
+    def apply(label: str, prob: float, text: str, fields: Mapping[str, Any]) -> Outcome:
+        """A stand-in for h-esc's EscalationPolicy.apply: every answer escalates, to `fault`."""
+        seen.append((label, prob, text, dict(fields)))
+        return Outcome("fault", None, {"to": "http", "answered": True, "sent": ["text"]})
 
     session: Any = stages.session
-    session.escalate = escalate
+    session.escalate = escalating(apply)
     frame = text_frame("mmc0: card removed", 1.0, 0, "s", {"unit": "kernel", "host": "pi"}, "site/logs/pi")
     out = _run(stages, frame.data, frame.meta)
-    assert seen == [{"unit": "kernel", "host": "pi", "text": "mmc0: card removed"}]
+    [(local_label, local_prob, text, fields)] = seen
+    assert local_label in ("ok", "warning", "fault")
+    assert 0 < local_prob <= 1
+    assert text == "mmc0: card removed"
+    assert fields == {"unit": "kernel", "host": "pi"}
     assert out["label"] == "fault"
-    assert out["prob"] == 0.99
+    assert out["prob"] is None  # the larger model gave no probability: none is made up
+    assert out["escalation"] == {"to": "http", "answered": True, "sent": ["text"]}
     assert out["input_id"] == "site/logs/pi"
     assert "input" not in out
     assert "text" not in out
+
+
+def test_a_bundle_as_the_local_escalation_target(
+    triage_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = open_classifier(ModelConfig(path=triage_bundle), ["ok", "warning", "fault"], timeout_s=30)
+    label, prob = target.classify("thermal: CPU temperature above threshold, cpu clock throttled")
+    assert label in ("ok", "warning", "fault")
+    assert 0 < prob <= 1
+    ticks = itertools.count(step=100.0)  # fault: a stuck request
+    monkeypatch.setattr(TextEngine, "clock", staticmethod(lambda: next(ticks)))
+    with pytest.raises(TimeoutError):
+        target.classify("thermal: CPU temperature above threshold")
