@@ -1,8 +1,8 @@
 """The text engine: an SLM bundle opened with onnxruntime-genai, and the three tasks under their bounds.
 
-One `og.Model` per bundle folder (and thread count) in the process, shared by every engine on it (two
-pipelines, or voting prompts on one bundle) with one lock: **one generator at a time per model**, so
-two requests never share the CPU threads the model was given nor hold two KV caches at once.
+One `og.Model` per bundle folder (and thread count) in the process (edge_agent.text.model), shared by
+every engine on it with one lock: **one generator at a time per model**, so two requests never share
+the CPU threads the model was given nor hold two KV caches at once.
 
 Each request renders the chat template (the bundle's own), cuts the input to `max_input_tokens`
 (counted `truncated`) and to what the model's `max_length` leaves after the prompt and the answer, and
@@ -22,23 +22,21 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
+from edge_agent.bundle import Bundle
 from edge_agent.bundle.manifest import PromptSpec, SlmSpec
 from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ModelError
 from edge_agent.inference.stopper import RunCancelledError
 from edge_agent.text.config import INPUT, PromptOverride
+from edge_agent.text.model import load, open_bundle
 from edge_agent.text.schema import guided, validate
 
 log = logging.getLogger(__name__)
@@ -107,64 +105,6 @@ class Reply:
         return (self.tokens_in + self.tokens_out) / (self.ms / 1000.0) if self.ms > 0 else 0.0
 
 
-def _og() -> Any:
-    """onnxruntime-genai, imported when a text pipeline starts (the `text` extra; not every device has it)."""
-    try:
-        import onnxruntime_genai
-    except ImportError as exc:
-        raise ModelError(
-            f"text pipelines need onnxruntime-genai (pip install 'edge-agent[text]'): {exc}"
-        ) from exc
-    return onnxruntime_genai
-
-
-class _Loaded:
-    """A genai model and tokenizer with the lock that lets one generator run on it at a time."""
-
-    def __init__(self, folder: Path, threads: int) -> None:
-        og = self.og = _og()
-        config = og.Config(str(folder))
-        # No CPU arena: it kept ~25 MiB of activations after each request (SmolLM2 int4 peak RSS 287 →
-        # 262 MiB, same speed; measured with onnxruntime-genai 0.18) and the device budget is RSS.
-        opts: dict[str, object] = {"enable_cpu_mem_arena": False}
-        if threads > 0:  # 0: the runtime's own choice
-            opts |= {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
-        config.overlay(json.dumps({"model": {"decoder": {"session_options": opts}}}))
-        self.model = og.Model(config)
-        self.tokenizer = og.Tokenizer(self.model)
-        self.lock = threading.Lock()
-
-
-_LOADED: weakref.WeakValueDictionary[tuple[str, int], _Loaded] = weakref.WeakValueDictionary()
-_LOADING = threading.Lock()
-
-
-def _load(folder: Path, threads: int) -> _Loaded:
-    key = (str(folder.resolve()), threads)
-    with _LOADING:
-        loaded = _LOADED.get(key)
-        if loaded is None:
-            try:
-                loaded = _Loaded(folder, threads)
-            except ModelError:
-                raise
-            except Exception as exc:  # the runtime's errors are plain RuntimeErrors: say which model
-                raise ModelError(f"{folder}: onnxruntime-genai cannot open the model ({exc})") from exc
-            _LOADED[key] = loaded
-        return loaded
-
-
-def open_bundle(cfg: ModelConfig) -> tuple[Bundle, SlmSpec]:
-    """Verify the SLM bundle `cfg.path` (signature when keys are given) and return it with its spec."""
-    if not is_bundle(cfg.path):
-        raise ModelError(f"{cfg.path}: expected an SLM bundle directory (manifest.json with task slm)")
-    bundle = verify_bundle(cfg.path, [load_public_key(k) for k in cfg.trusted_keys] or None)
-    m = bundle.manifest
-    if m.task != "slm" or m.slm is None:
-        raise ModelError(f"{cfg.path}: a text pipeline needs an SLM bundle (task slm), got task {m.task}")
-    return bundle, m.slm
-
-
 def _log_softmax(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     v = np.asarray(x, dtype=np.float64)
     top = v.max()
@@ -183,7 +123,7 @@ class TextEngine:
         self.model_id = bundle.manifest.model_id
         # The pipeline's stop, checked between tokens like the deadline (set by the kind).
         self.cancelled: Callable[[], bool] | None = None
-        self._loaded = _load(bundle.root / spec.folder, threads)
+        self._loaded = load(bundle.root / spec.folder, threads)
         self._tok = self._loaded.tokenizer
         self._eos = set(spec.eos_token_ids)
         self.render("", Prompt())  # a template the runtime cannot render fails at load, not per input

@@ -19,7 +19,8 @@ import pytest
 from edge_agent.bundle.verify import verify_bundle
 from edge_agent.config_base import ModelConfig
 from edge_agent.errors import ModelError
-from edge_agent.text.engine import Prompt, Reply, TextEngine, open_bundle
+from edge_agent.text.engine import Prompt, Reply, TextEngine
+from edge_agent.text.model import open_bundle
 from edge_agent.text.schema import validate
 from tests.text.slm_bundle import TRIAGE_SCHEMA
 
