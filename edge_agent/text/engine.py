@@ -11,7 +11,8 @@ hung thread. Failures of the runtime become outcome `error`; nothing raises into
 
 - classify: the prompt and the answer's shared prefix run once; each label's continuation
   (`label + label_suffix`) is scored from there, rewinding the generator to the shared prefix between
-  labels (measured here: 330 ms for three labels against 735 ms re-running the prompt per label).
+  labels (median 403 ms for three labels against 1158 ms re-running the prompt per label:
+  benchmarks/text_scoring.py).
   Label probability = softmax over labels of the summed token log-probabilities.
 - extract: guided decoding under the JSON Schema (llguidance, fixed separators: schema.guided), then
   parsed and validated (schema.validate) before anything is published.
@@ -46,8 +47,8 @@ IDS = npt.NDArray[np.int32]
 # Tokens kept free beyond the counted prompt and answer: re-encoding a cut input can merge differently.
 MARGIN = 4
 # The prompt goes in by chunks: the decoder returns logits for every position it is fed (vocab x 4 bytes
-# each, 192 KiB for SmolLM2), so one 381-token append peaked at 347 MiB RSS and 32-token chunks at 246,
-# the same logits and speed (onnxruntime-genai 0.18, int4). It bounds the transient whatever the input.
+# each, 192 KiB for SmolLM2), so a 380-token prompt in one append peaked at 400 MiB RSS and in 32-token
+# chunks at 288, the same logits (benchmarks/text_scoring.py). It bounds the transient whatever the input.
 PREFILL_CHUNK = 32
 
 
