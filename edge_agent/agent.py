@@ -98,7 +98,10 @@ class Agent:
 
     def new_pipeline(self, name: str, pcfg: PipelineConfig) -> Pipeline:
         """A pipeline wired to this agent: results into the outbox, `mqtt` inputs on its connection."""
-        return Pipeline(name, pcfg, self.outbox.put, profile=self.profile, subscribe=self.sensor_topics)
+        own = (self.cfg.mqtt.prefix, self.cfg.device.id)
+        return Pipeline(
+            name, pcfg, self.outbox.put, profile=self.profile, subscribe=self.sensor_topics, own=own
+        )
 
     # -- PipelineHost (edge_agent.remote.ports): what commands and model updates change -------------
     @property

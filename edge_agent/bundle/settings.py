@@ -208,3 +208,29 @@ PostprocessConfig = Annotated[
     ClassificationPost | DetectionPost | EmbeddingPost | RawPost | VadPost | AnomalyPost,
     Field(discriminator="kind"),
 ]
+
+
+INPUT = "{input}"  # where a prompt template takes the input text
+
+
+class PromptOverride(Strict):
+    """Replaces parts of the bundle's prompt (PromptSpec); a field left out keeps the bundle's."""
+
+    system: str | None = Field(default=None, description="System turn of the chat template.")
+    template: str | None = Field(
+        default=None, description="User turn; `{input}` is replaced by the input text (once, verbatim)."
+    )
+    answer_prefix: str | None = Field(
+        default=None,
+        description='classify: the answer\'s first characters before the label, e.g. {"severity": "',
+    )
+    label_suffix: str | None = Field(
+        default=None, description="classify: what follows a label in the answer, e.g. a closing quote."
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _has_input(cls, v: str | None) -> str | None:
+        if v is not None and INPUT not in v:
+            raise ValueError(f"expected a template containing {INPUT}, got {v!r}")
+        return v

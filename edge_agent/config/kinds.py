@@ -31,6 +31,8 @@ from edge_agent.sources.sensor_config import SensorSourceConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
 from edge_agent.sources.video_config import SourceConfig
 from edge_agent.strict import Strict
+from edge_agent.text.config import TextPost
+from edge_agent.text.source_config import TextSourceConfig
 
 
 class SourceBlock(Protocol):
@@ -77,6 +79,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(SourceConfig, "edge_agent.pipeline.vision:Vision"),
     Kind(AudioSourceConfig, "edge_agent.pipeline.signals:Audio"),
     Kind(SensorSourceConfig, "edge_agent.pipeline.signals:Sensor"),
+    Kind(TextSourceConfig, "edge_agent.text.kind:Text", tasks=(TextPost,)),
 )
 
 
@@ -86,6 +89,22 @@ def kind_for(source_kind: str) -> Kind:
         if source_kind in kind.source_kinds:
             return kind
     raise KeyError(source_kind)
+
+
+def kind_task_problem(source_kind: str, task: Any) -> str | None:
+    """Why `task` (the `postprocess:` block) cannot decode a `source_kind` pipeline, or None: a kind's own
+    task blocks go only with that kind's sources, and a kind with its own tasks takes only those."""
+    if task is None:
+        return None
+    tag: str = task.kind
+    kind = kind_for(source_kind)
+    others = tuple(t for k in KINDS if k is not kind for t in k.tasks)
+    if others and isinstance(task, others):
+        return f"postprocess: kind {tag} is not for source kind {source_kind}"
+    if kind.tasks and not isinstance(task, kind.tasks):
+        wanted = ", ".join(typing.get_args(t.model_fields["kind"].annotation)[0] for t in kind.tasks)
+        return f"postprocess: source kind {source_kind} needs kind {wanted}, got {tag}"
+    return None
 
 
 def source_kinds() -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge_agent.accounting.config import AccountingConfig
 from edge_agent.bundle.settings import PostprocessConfig, PreprocessConfig
-from edge_agent.config.kinds import SourceBlock, source_union, task_union
+from edge_agent.config.kinds import SourceBlock, kind_task_problem, source_union, task_union
 from edge_agent.ensemble.config import CascadeConfig, EnsembleConfig
 from edge_agent.events.config import EventsConfig
 from edge_agent.gating.config import MotionGateConfig
@@ -96,6 +96,9 @@ class PipelineConfig(Strict):
             raise ValueError("ensemble and cascade exclude each other: pick one")
         if self.gate is not None and not isinstance(self.source, SourceConfig):
             raise ValueError(f"gate: motion gating is for video sources, got source kind {self.source.kind}")
+        task_problem = kind_task_problem(self.source.kind, self.postprocess)
+        if task_problem is not None:
+            raise ValueError(task_problem)
         return self
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from edge_agent.bundle.settings import PromptOverride
 from edge_agent.inference.config import ModelConfig
 from edge_agent.strict import Strict
 
@@ -22,6 +23,10 @@ class MemberConfig(Strict):
     output: int | None = Field(
         default=None,
         description="Output index holding class probabilities or logits; None: the first 2-D float output.",
+    )
+    prompt: PromptOverride | None = Field(
+        default=None,
+        description="Text pipelines: ask this member (an SLM bundle, maybe the pipeline's own) this way.",
     )
 
 

@@ -24,7 +24,7 @@ from edge_agent.config.models import PipelineConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.stopper import RunStopper
-from edge_agent.sources.mqtt_input import Subscribe
+from edge_agent.sources.mqtt_input import OwnTopics, Subscribe
 from edge_agent.stages.protocols import Gating, Source, Stages
 
 C_contra = TypeVar("C_contra", contravariant=True)
@@ -33,9 +33,12 @@ C_contra = TypeVar("C_contra", contravariant=True)
 class PipelineKind(Protocol[C_contra]):
     """Builds a pipeline's stages; `C_contra` is the kind's own `source:` config."""
 
-    def source(self, cfg: C_contra, name: str, subscribe: Subscribe | None = None) -> Source:
+    def source(
+        self, cfg: C_contra, name: str, subscribe: Subscribe | None = None, *, own: OwnTopics | None = None
+    ) -> Source:
         """The source, not yet opened (the capture thread opens it and retries); `subscribe` is the
-        agent's MQTT connection, for inputs that arrive over it."""
+        agent's MQTT connection, for inputs that arrive over it; `own` names the device's own topics
+        (prefix, device id), for inputs that read what this device publishes (a text kind's events)."""
         ...
 
     def gate(self, cfg: C_contra, gate: MotionGateConfig | None) -> Gating | None:

@@ -26,7 +26,7 @@ from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.stopper import RunCancelledError, RunStopper
 from edge_agent.pipeline.kinds import kind_of
 from edge_agent.sources.base import END, Capture
-from edge_agent.sources.mqtt_input import Subscribe
+from edge_agent.sources.mqtt_input import OwnTopics, Subscribe
 from edge_agent.stages.protocols import Gating, ModelInfo, Postprocess, Sink, Source, Stages
 from edge_agent.stages.types import JSON, Frame, Letterbox, Outbound
 
@@ -58,9 +58,11 @@ class Pipeline:
         *,
         profile: HardwareProfile | None = None,
         subscribe: Subscribe | None = None,
+        own: OwnTopics | None = None,
     ) -> None:
         self.name = name
         self.subscribe = subscribe  # the agent's MQTT connection, for an `mqtt` sensor input
+        self.own = own  # (prefix, device id), for inputs that read this device's own topics
         self.cfg = cfg
         self.put = put
         self.profile = profile
@@ -117,7 +119,7 @@ class Pipeline:
         try:
             if self.model is None:
                 self.load()
-            source = self.source or self.kind.source(self.cfg.source, self.name, self.subscribe)
+            source = self.source or self.kind.source(self.cfg.source, self.name, self.subscribe, own=self.own)
         except EdgeAgentError as exc:
             self.state = "failed"
             self.error = str(exc)
@@ -151,6 +153,8 @@ class Pipeline:
         """Ask the capture, prep and infer threads to end (they finish the frame in hand)."""
         if self._capture is not None:
             self._capture.stop()
+        if self.stages is not None and self.stages.interrupt is not None and self.source is not None:
+            self.stages.interrupt(self.source)  # a source blocked in read() would outlive the join
         self._stop.set()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -276,7 +280,10 @@ class Pipeline:
         acc = self.accounts
         t0 = time.perf_counter()
         with acc.stage("inference") if acc else contextlib.nullcontext():
-            outputs = stages.session.run({input_name: prep.tensor})
+            if stages.frame_session is not None:  # the model side reads the input's meta too (text)
+                outputs = stages.frame_session.run_frame({input_name: prep.tensor}, frame.meta)
+            else:
+                outputs = stages.session.run({input_name: prep.tensor})
         with acc.stage("postprocess") if acc else contextlib.nullcontext():
             if stages.compare is not None:  # anomaly by reconstruction compares with the input
                 output = stages.compare(outputs, prep.lb, prep.tensor)
@@ -331,6 +338,8 @@ class Pipeline:
             extra["gate"] = self.gating.counters()
         for key, counters in (self.stages.counters if self.stages else {}).items():
             extra[key] = counters()
+        if self.stages is not None and self.stages.source_counters is not None and self.source is not None:
+            extra["input"] = self.stages.source_counters(self.source)
         if self.accounts is not None:
             extra["cpu"] = self.accounts.report()
         return extra

@@ -9,7 +9,7 @@ from edge_agent.features.tensor import SignalPreprocessor
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.pipeline.assemble import OnnxStages
 from edge_agent.sources.audio import open_audio_source
-from edge_agent.sources.mqtt_input import Subscribe
+from edge_agent.sources.mqtt_input import OwnTopics, Subscribe
 from edge_agent.sources.sensor_config import SensorSourceConfig
 from edge_agent.sources.sensors import SensorSource
 from edge_agent.sources.signal_config import AudioSourceConfig
@@ -32,7 +32,14 @@ class _Signal(OnnxStages):
 class Audio(_Signal):
     """PipelineKind for an audio `source:` block (audio_file, alsa)."""
 
-    def source(self, cfg: AudioSourceConfig, name: str, subscribe: Subscribe | None = None) -> Source:
+    def source(
+        self,
+        cfg: AudioSourceConfig,
+        name: str,
+        subscribe: Subscribe | None = None,
+        *,
+        own: OwnTopics | None = None,
+    ) -> Source:
         return open_audio_source(cfg, name)
 
     def rate(self, cfg: AudioSourceConfig) -> int:
@@ -42,7 +49,14 @@ class Audio(_Signal):
 class Sensor(_Signal):
     """PipelineKind for a sensor `source:` block (csv, jsonl, serial, iio, mqtt)."""
 
-    def source(self, cfg: SensorSourceConfig, name: str, subscribe: Subscribe | None = None) -> Source:
+    def source(
+        self,
+        cfg: SensorSourceConfig,
+        name: str,
+        subscribe: Subscribe | None = None,
+        *,
+        own: OwnTopics | None = None,
+    ) -> Source:
         return SensorSource(cfg, name, subscribe)
 
     def rate(self, cfg: SensorSourceConfig) -> int:

@@ -10,7 +10,7 @@ from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.gating.config import MotionGateConfig
 from edge_agent.gating.motion import build_gate
 from edge_agent.pipeline.assemble import OnnxStages
-from edge_agent.sources.mqtt_input import Subscribe
+from edge_agent.sources.mqtt_input import OwnTopics, Subscribe
 from edge_agent.sources.video import open_source
 from edge_agent.sources.video_config import SourceConfig
 from edge_agent.stages.protocols import Gating, Preprocess, Source
@@ -19,7 +19,14 @@ from edge_agent.stages.protocols import Gating, Preprocess, Source
 class Vision(OnnxStages):
     """PipelineKind for a video `source:` block (video, folder, camera, stream)."""
 
-    def source(self, cfg: SourceConfig, name: str, subscribe: Subscribe | None = None) -> Source:
+    def source(
+        self,
+        cfg: SourceConfig,
+        name: str,
+        subscribe: Subscribe | None = None,
+        *,
+        own: OwnTopics | None = None,
+    ) -> Source:
         return open_source(cfg, name)
 
     def preprocess(

@@ -83,3 +83,6 @@ class PublishConfig(Strict):
     include_frame: bool = Field(
         default=False, description="Opt in to sending pixels (snapshots). Off: raw frames never leave."
     )
+    include_input: bool = Field(
+        default=False, description="Text pipelines: put the input text in each result. Off: it never leaves."
+    )

@@ -27,6 +27,7 @@ Cancel = Callable[[], None]
 # subscribe(topic_filter, on_payload) -> cancel: every payload on the filter goes to on_payload (on the
 # connection's thread; it must not block) until cancel() is called.
 Subscribe = Callable[[str, OnPayload], Cancel]
+OwnTopics = tuple[str, str]  # (mqtt.prefix, device id): where this device publishes
 
 
 class Message(Protocol):

@@ -58,6 +58,12 @@ class Session(Protocol):
     def run(self, feeds: Feeds) -> list[Tensor]: ...
 
 
+class FrameSession(Protocol):
+    """A session that reads the frame's meta besides its tensor (a text input's id and other fields)."""
+
+    def run_frame(self, feeds: Feeds, meta: dict[str, Any]) -> list[Tensor]: ...
+
+
 class Postprocess(Protocol):
     """Per-frame decoder: the session's outputs (in output order) and the frame's Letterbox (None for
     non-image inputs) → the task's compact JSON result."""
@@ -110,7 +116,9 @@ class Stages:
     """The model side of one pipeline, built once its model is open.
 
     `compare` is set (to the postprocess itself) when the decoder needs the model input; the runner
-    then calls it instead of `postprocess`. `flush` closes open episodes when the source ends.
+    then calls it instead of `postprocess`. `frame_session` is set (to the session itself) when the
+    model side reads the frame's meta too; the runner then calls its `run_frame` instead of `run`.
+    `flush` closes open episodes when the source ends.
     `counters` are added to the pipeline's stats message under their key, in this order."""
 
     model: ModelInfo
@@ -119,6 +127,12 @@ class Stages:
     session: Session
     postprocess: Postprocess
     compare: InputPostprocess | None = None
+    frame_session: FrameSession | None = None
+    # What the kind's own sources can do besides the Source protocol, declared by the kind that built
+    # both: `source_counters` reads the source's counters (the stats message's `input`), `interrupt`
+    # wakes a source blocked in read() from another thread (a live text input on stop).
+    source_counters: Callable[[Any], JSON] | None = None
+    interrupt: Callable[[Any], None] | None = None
     events: EventLogic | None = None
     flush: Flush | None = None
     counters: dict[str, Counters] = field(default_factory=dict)

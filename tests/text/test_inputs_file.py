@@ -50,7 +50,7 @@ def test_lines_with_bad_ones_counted_and_skipped(tmp_path: Path) -> None:
     src = TextFileSource(TextFileConfig(kind="text_file", path=str(log), max_bytes=1024), "boot")
     frames = _frames(src)
     assert [frame_text(f) for f in frames] == [LINES[0], "x" * 1024, LINES[1]]
-    assert [f.meta["input"] for f in frames] == [f"{log}:1", f"{log}:5", f"{log}:6"]
+    assert [f.meta["input"] for f in frames] == [f"{log.name}:1", f"{log.name}:5", f"{log.name}:6"]
     assert [f.index for f in frames] == [0, 1, 2]
     assert frames[1].meta["truncated"] is True
     c = src.counters()

@@ -89,7 +89,7 @@ class TextFileSource:
 
     def _frame(self, line: Line) -> Frame | None:
         raw, cut = line
-        origin = f"{self.cfg.path}:{self._lineno}"
+        origin = f"{Path(self.cfg.path).name}:{self._lineno}"  # the name: short, and no folder leaves
         if self.cfg.format == "lines":
             return self.boundary.text(raw, time.time(), origin, cut=cut)
         if cut:
