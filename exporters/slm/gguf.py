@@ -85,7 +85,7 @@ def repair_tokenizer(folder: Path) -> None:
 def check_readable(gguf: Path) -> None:
     """Read every tensor's header and extent with the gguf package; ValueError when the file is cut
     short or malformed (transformers' loader fails later with a reshape traceback instead)."""
-    from gguf import GGUFReader  # type: ignore[import-not-found]  # .venv-slm only
+    from gguf import GGUFReader
 
     try:
         reader = GGUFReader(gguf)
