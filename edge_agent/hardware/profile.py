@@ -48,6 +48,13 @@ class QuantRecipe(_Strict):
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
 
 
+SlmPrecision = Literal["int4", "int8", "fp16", "fp32"]
+
+
+def _cpu_ladder() -> list[SlmPrecision]:
+    return ["int4", "int8", "fp32"]
+
+
 class SlmRecipe(_Strict):
     """How `edge-export build` makes a small language model for this target (docs/slm.md): the
     onnxruntime-genai model builder's execution provider, the precisions the gate's ladder climbs,
@@ -56,8 +63,8 @@ class SlmRecipe(_Strict):
     builder_ep: Literal["cpu", "cuda", "dml", "webgpu", "NvTensorRtRtx"] = Field(
         default="cpu", description="The genai model builder's -e: which EP the ONNX graph is built for."
     )
-    ladder: list[Literal["int4", "int8", "fp16", "fp32"]] = Field(
-        default_factory=lambda: ["int4", "int8", "fp32"],
+    ladder: list[SlmPrecision] = Field(
+        default_factory=_cpu_ladder,
         min_length=1,
         description="Precisions in climbing order: the first that meets the gate's budget is shipped.",
     )
