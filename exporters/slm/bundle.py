@@ -36,6 +36,7 @@ from exporters.slm.builder import Precision, build_genai, read_genai_config, set
 from exporters.slm.source import check_source, to_hf
 
 FOLDER = "model"
+BUILD_STAMP = ".edge-build"  # exporters.slm.ladder's mark of what a build was made from
 _QUANT: dict[str, QuantizationInfo] = {
     "int4": QuantizationInfo(mode="int4", weight_type="int4", activation_type="float32"),
     "int8": QuantizationInfo(mode="int8", weight_type="int8", activation_type="float32"),
@@ -164,7 +165,7 @@ def write_slm_bundle(
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copytree(genai, tmp / FOLDER, ignore=shutil.ignore_patterns("*.log"))
+    shutil.copytree(genai, tmp / FOLDER, ignore=shutil.ignore_patterns("*.log", BUILD_STAMP))
     if provider_options:
         set_provider_options(tmp / FOLDER, provider_options)
     cfg = read_genai_config(tmp / FOLDER)

@@ -22,14 +22,21 @@ from typing import Any, cast
 
 from exporters.errors import ExportError
 from exporters.slm.builder import Precision, build_genai
+from exporters.slm.bundle import BUILD_STAMP
 from exporters.slm.gate import Candidate, ReferenceSide, add_eval_arguments, compare, prepare
 from exporters.slm.gguf import REFUSED
 
-STAMP = ".edge-build"
+STAMP = BUILD_STAMP
 
 
 def folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    """Bytes of the model's files (a build's stamp and logs left out)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not _own(p.name))
+
+
+def _own(name: str) -> bool:
+    """A file the exporter keeps beside a build, never shipped in a bundle."""
+    return name == STAMP or name.endswith(".log")
 
 
 def built(hf_dir: Path, work: Path, precision: str, max_length: int, stamp: str) -> Path:

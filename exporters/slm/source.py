@@ -103,9 +103,13 @@ def to_hf(source: SlmSource, work: Path) -> Path:
     if source.kind == "hf":
         return source.path
     out = work / "hf"
-    stamp = out / ".source"
-    if stamp.is_file() and stamp.read_text(encoding="utf-8") == source.fingerprint:
+    # The stamp sits beside the folder, so a folder converted elsewhere (a cache) can be linked in.
+    stamp = work / "hf.source"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == source.fingerprint and out.is_dir():
         return out
+    stamp.unlink(missing_ok=True)
+    if out.is_symlink():
+        out.unlink()
     shutil.rmtree(out, ignore_errors=True)
     log = work / "gguf.log"
     try:
