@@ -155,19 +155,17 @@ def compare(cand: Candidate, side: ReferenceSide) -> dict[str, Any]:
     }
     if side.heads:
         picks = [score_labels(cand.logits, head, side.conts) for head in side.heads]
+        right = sum(p == w for p, w in zip(picks, side.wants, strict=True))
+        right_ref = sum(p == w for p, w in zip(side.picks, side.wants, strict=True))
         n = len(side.heads)
         out["task"] = {
             "n": n,
-            "accuracy": round(sum(p == w for p, w in zip(picks, side.wants, strict=True)) / n, 4),
-            "reference_accuracy": round(
-                sum(p == w for p, w in zip(side.picks, side.wants, strict=True)) / n, 4
-            ),
+            "right": right,
+            "accuracy": round(right / n, 4),
+            "reference_right": right_ref,
+            "reference_accuracy": round(right_ref / n, 4),
         }
     return out
-
-
-def _accuracy(picks: list[int], wants: list[int]) -> float:
-    return round(sum(p == w for p, w in zip(picks, wants, strict=True)) / len(wants), 4)
 
 
 def prompt_ids(ref: Reference, prompt: dict[str, Any], text: str) -> list[int]:
