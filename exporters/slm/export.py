@@ -232,25 +232,36 @@ def _report(
 
 
 def format_report(report: dict[str, Any]) -> list[str]:
-    """The report as the lines `edge-export build` prints: one per rung, then the shipped figures."""
-    lines = []
+    """The report as the tables `edge-export build` prints: every rung tried, then the shipped one."""
+    lines = [
+        f"  {'rung':<5} {'top-1':>6} {'KL':>7} {'task':>11} {'MiB':>7} {'build s':>8} {'gate s':>7}  result"
+    ]
     for r in report.get("gate", {}).get("rungs", []):
         if not r.get("gated", True):
-            lines.append(f"  rung {r['rung']:<5} not gated (--no-gate)")
+            lines.append(f"  {r['rung']:<5} not gated (--no-gate)")
             continue
         task = r.get("task")
-        acc = f"  task {task['accuracy']:.3f} (source {task['reference_accuracy']:.3f})" if task else ""
+        acc = f"{task['right']}/{task['n']} ({task['reference_right']})" if task else "-"
         mark = "PASS" if r["passed"] else "miss: " + "; ".join(r["missed"])
         lines.append(
-            f"  rung {r['rung']:<5} top-1 {r['top1']:.4f}  KL {r['kl']:.4f}{acc}  "
-            f"{r['size_bytes'] / 2**20:7.1f} MiB  build {r['build_s']} s, gate {r['gate_s']} s  {mark}"
+            f"  {r['rung']:<5} {r['top1']:>6.4f} {r['kl']:>7.4f} {acc:>11} {r['size_bytes'] / 2**20:>7.1f} "
+            f"{r['build_s']:>8} {r['gate_s']:>7}  {mark}"
         )
+    if any(r.get("task") for r in report.get("gate", {}).get("rungs", [])):
+        lines.append("  (task: right / records on --eval-set, the source model's count in brackets)")
     m = report.get("measure") or {}
     if "ttft_ms" in m:
         lines.append(
-            f"  {report['precision']}: {report['size_bytes'] / 2**20:.1f} MiB, load {m['load_s']} s, "
-            f"TTFT {m['ttft_ms']} ms ({m['prompt_tokens']}-token prompt), decode {m['decode_tokens_per_s']} "
-            f"tokens/s at {m['threads']} thread(s), peak RSS {m['peak_rss_mib']} MiB"
+            f"  {'shipped':<7} {'MiB':>7} {'load s':>7} {'TTFT ms':>8} {'prefill tok/s':>14} "
+            f"{'decode tok/s':>13} {'threads':>8} {'peak RSS MiB':>13}"
+        )
+        lines.append(
+            f"  {report['precision']:<7} {report['size_bytes'] / 2**20:>7.1f} {m['load_s']:>7} "
+            f"{m['ttft_ms']:>8} {m['prefill_tokens_per_s']:>14} {m['decode_tokens_per_s']!s:>13} {m['threads']:>8} "
+            f"{m['peak_rss_mib']:>13}"
+        )
+        lines.append(
+            f"  (TTFT for a {m['prompt_tokens']}-token chat prompt; decode over {m['new_tokens']} tokens)"
         )
     elif "skipped" in m:
         lines.append(f"  measure skipped: {m['skipped']}")
