@@ -257,8 +257,8 @@ def format_report(report: dict[str, Any]) -> list[str]:
         )
         lines.append(
             f"  {report['precision']:<7} {report['size_bytes'] / 2**20:>7.1f} {m['load_s']:>7} "
-            f"{m['ttft_ms']:>8} {m['prefill_tokens_per_s']:>14} {m['decode_tokens_per_s']!s:>13} {m['threads']:>8} "
-            f"{m['peak_rss_mib']:>13}"
+            f"{m['ttft_ms']:>8} {m['prefill_tokens_per_s']:>14} {m['decode_tokens_per_s']!s:>13} "
+            f"{m['threads']:>8} {m['peak_rss_mib']:>13}"
         )
         lines.append(
             f"  (TTFT for a {m['prompt_tokens']}-token chat prompt; decode over {m['new_tokens']} tokens)"
