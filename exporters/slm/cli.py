@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from exporters.errors import GateFailedError
+from exporters.errors import GateFailedError, UsageError
 from exporters.slm.export import (
     DEFAULT_MAX_KL,
     DEFAULT_MAX_LENGTH,
@@ -64,7 +64,15 @@ def add_slm_arguments(b: argparse.ArgumentParser) -> None:
     g.add_argument("--new-tokens", type=int, default=32, help="tokens decoded for the report's speed figures")
 
 
+# Flags of the image/tabular exporter that mean nothing for a language model: refused, not ignored.
+_NOT_FOR_SLM = ("task", "weights", "input_shape", "calib", "holdout", "preprocess", "resize", "pad_value",
+                "labels", "max_drop", "min_speedup", "quantize")  # fmt: skip
+
+
 def cmd_slm_build(args: argparse.Namespace) -> int:
+    given = [f"--{n.replace('_', '-')}" for n in _NOT_FOR_SLM if getattr(args, n, None) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: not used when SOURCE is a language model (see docs/slm.md)")
     opts = SlmOptions(
         source=Path(args.source),
         out=args.out,

@@ -16,7 +16,7 @@ from edge_agent.errors import BundleError
 from edge_agent.hardware.profile import all_profiles, load_profile
 from exporters.errors import GateFailedError, SourceError, UsageError
 from exporters.slm.bundle import write_slm_bundle
-from exporters.slm.export import SlmOptions, export_slm, rungs_for
+from exporters.slm.export import SlmOptions, export_slm, format_report, rungs_for
 from exporters.slm.ladder import folder_size
 from exporters.slm.source import check_source, is_slm_source, to_hf
 from tests import slm_models
@@ -232,3 +232,50 @@ def test_every_profile_has_an_slm_recipe() -> None:
     assert untested == {"intel-core-ultra", "jetson-orin-nano", "snapdragon-x"}
     assert profiles["snapdragon-x"].slm.provider_options[0].keys() == {"QNN"}
     assert profiles["jetson-orin-nano"].slm.builder_ep == "cuda"
+
+
+def test_the_printed_report_has_every_figure(int4_bundle: dict[str, Any]) -> None:
+    lines = format_report(int4_bundle)
+    rung = next(ln for ln in lines if ln.lstrip().startswith("int4 "))
+    assert f"{int4_bundle['gate']['rungs'][0]['top1']:.4f}" in rung
+    assert rung.rstrip().endswith("PASS")
+    header = next(ln for ln in lines if "shipped" in ln)
+    for column in ("MiB", "load s", "TTFT ms", "decode tok/s", "threads", "peak RSS MiB"):
+        assert column in header
+    shipped = lines[lines.index(header) + 1].split()
+    assert shipped[0] == "int4"
+    assert float(shipped[-1]) == int4_bundle["measure"]["peak_rss_mib"]
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(900)
+def test_an_fp32_build_agrees_with_its_source_exactly(gguf: Path, slm_work: Path, tmp_path: Path) -> None:
+    """The gate's own soundness: fp32 genai and the torch source give the same next-token
+    distributions, so a budget only fp32 meets makes the ladder climb all the way."""
+    opts = SlmOptions(
+        source=gguf,
+        out=tmp_path / "fp32",
+        precision="int8",
+        min_top1=0.999,
+        max_kl=0.001,
+        work=slm_work,
+        measure=False,
+    )
+    with slm_models._locked(slm_work):
+        result = export_slm(opts)
+    rungs = {r["rung"]: r for r in result.report["gate"]["rungs"]}
+    assert list(rungs) == ["int8", "fp32"]
+    assert not rungs["int8"]["passed"]
+    assert rungs["fp32"]["top1"] >= 0.999
+    assert rungs["fp32"]["kl"] < 0.001
+    assert result.bundle.manifest.quantization.mode == "none"
+
+
+def test_image_flags_are_refused_for_a_language_model(
+    gguf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_cli(
+        ["build", str(gguf), "--out", str(tmp_path / "b"), "--calib", "x.npy", "--quantize", "dynamic"]
+    )
+    assert code == 2
+    assert "--calib, --quantize: not used when SOURCE is a language model" in capsys.readouterr().err
