@@ -32,11 +32,16 @@ from edge_agent.bundle.sign import sign_bundle
 from edge_agent.bundle.verify import Bundle, sha256_file, verify_bundle
 from exporters import __version__
 from exporters.errors import ExportError
-from exporters.slm.builder import Precision, build_genai, read_genai_config, set_provider_options
+from exporters.slm.builder import (
+    Precision,
+    build_cached,
+    is_build_file,
+    read_genai_config,
+    set_provider_options,
+)
 from exporters.slm.source import check_source, to_hf
 
 FOLDER = "model"
-BUILD_STAMP = ".edge-build"  # exporters.slm.ladder's mark of what a build was made from
 _QUANT: dict[str, QuantizationInfo] = {
     "int4": QuantizationInfo(mode="int4", weight_type="int4", activation_type="float32"),
     "int8": QuantizationInfo(mode="int8", weight_type="int8", activation_type="float32"),
@@ -68,7 +73,7 @@ def build_slm_bundle(
         w = work or Path(tmp)
         w.mkdir(parents=True, exist_ok=True)
         hf = to_hf(src, w)
-        genai = build_genai(hf, w / f"genai-{precision}", precision, max_length, cache=w / "builder-cache")
+        genai = build_cached(hf, w, precision, max_length, stamp=src.fingerprint)
         write_slm_bundle(
             out,
             genai=genai,
@@ -165,7 +170,7 @@ def write_slm_bundle(
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copytree(genai, tmp / FOLDER, ignore=shutil.ignore_patterns("*.log", BUILD_STAMP))
+    shutil.copytree(genai, tmp / FOLDER, ignore=lambda _d, names: [n for n in names if is_build_file(n)])
     if provider_options:
         set_provider_options(tmp / FOLDER, provider_options)
     cfg = read_genai_config(tmp / FOLDER)

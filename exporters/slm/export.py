@@ -22,11 +22,10 @@ from edge_agent.bundle.sign import load_private_key
 from edge_agent.bundle.verify import Bundle
 from edge_agent.hardware.profile import HardwareProfile, SlmRecipe, load_profile
 from exporters.errors import DataError, ExportError, GateFailedError, UsageError
-from exporters.slm.builder import Precision, build_genai
+from exporters.slm.builder import Precision, build_cached, folder_size
 from exporters.slm.bundle import write_slm_bundle
 from exporters.slm.env import run_in_slm_env
 from exporters.slm.gguf import REFUSED
-from exporters.slm.ladder import folder_size
 from exporters.slm.measure import measure_genai
 from exporters.slm.source import SlmSource, check_source, to_hf
 
@@ -168,10 +167,9 @@ def export_slm(opts: SlmOptions) -> SlmResult:
         if opts.gate:
             ladder = run_ladder(opts, hf, src, rungs, work=work, prompt=prompt)
         else:
-            folder = build_genai(
-                hf, work / f"genai-{rungs[0]}-{profile.slm.builder_ep}", rungs[0], opts.max_length,
-                cache=work / "builder-cache", ep=profile.slm.builder_ep,
-            )  # fmt: skip
+            folder = build_cached(
+                hf, work, rungs[0], opts.max_length, stamp=src.fingerprint, ep=profile.slm.builder_ep
+            )
             ladder = {
                 "rungs": [{"rung": rungs[0], "gated": False}],
                 "chosen": rungs[0],

@@ -21,42 +21,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from exporters.errors import ExportError
-from exporters.slm.builder import Precision, build_genai
-from exporters.slm.bundle import BUILD_STAMP
+from exporters.slm.builder import Precision, build_cached, folder_size
 from exporters.slm.gate import Candidate, ReferenceSide, add_eval_arguments, compare, prepare
 from exporters.slm.gguf import REFUSED
-
-STAMP = BUILD_STAMP
-
-
-def folder_size(folder: Path) -> int:
-    """Bytes of the model's files (a build's stamp and logs left out)."""
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not _own(p.name))
-
-
-def _own(name: str) -> bool:
-    """A file the exporter keeps beside a build, never shipped in a bundle."""
-    return name == STAMP or name.endswith(".log")
-
-
-def built(hf_dir: Path, work: Path, precision: str, max_length: int, stamp: str) -> Path:
-    """The genai folder for `precision` under `work`, built from `hf_dir` now unless one with the same
-    stamp is there."""
-    out = work / f"genai-{precision}"
-    mark = out / STAMP
-    key = f"{stamp}|max_length={max_length}"
-    if mark.is_file() and mark.read_text(encoding="utf-8") == key:
-        return out
-    build_genai(
-        hf_dir,
-        out,
-        cast(Precision, precision),
-        max_length,
-        cache=work / "builder-cache",
-        log=work / f"genai-{precision}.build.log",
-    )
-    mark.write_text(key, encoding="utf-8")
-    return out
 
 
 def misses(result: dict[str, Any], budget: dict[str, float | None]) -> list[str]:
@@ -86,7 +53,7 @@ def climb(
     tried: list[dict[str, Any]] = []
     for precision in rungs:
         t0 = time.perf_counter()
-        folder = built(hf_dir, work, precision, max_length, stamp)
+        folder = build_cached(hf_dir, work, cast(Precision, precision), max_length, stamp=stamp)
         t1 = time.perf_counter()
         result = compare(Candidate(folder, threads=1), side)
         why = misses(result, budget)

@@ -15,9 +15,9 @@ from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import BundleError
 from edge_agent.hardware.profile import all_profiles, load_profile
 from exporters.errors import GateFailedError, SourceError, UsageError
-from exporters.slm.bundle import write_slm_bundle
+from exporters.slm.builder import folder_size
+from exporters.slm.bundle import build_slm_bundle, write_slm_bundle
 from exporters.slm.export import SlmOptions, export_slm, format_report, rungs_for
-from exporters.slm.ladder import folder_size
 from exporters.slm.source import check_source, is_slm_source, to_hf
 from tests import slm_models
 
@@ -279,3 +279,24 @@ def test_image_flags_are_refused_for_a_language_model(
     )
     assert code == 2
     assert "--calib, --quantize: not used when SOURCE is a language model" in capsys.readouterr().err
+
+
+def test_build_slm_bundle_reuses_the_work_folder(
+    int4_bundle: dict[str, Any], gguf: Path, slm_work: Path, tmp_path: Path
+) -> None:
+    """The one-call builder other tools use: same source and work folder, so the int4 build the
+    CLI made is reused, and the bundle is signed and carries the PromptSpec."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    stamp = (slm_work / "genai-int4" / ".edge-build").read_text(encoding="utf-8")
+    with slm_models._locked(slm_work):
+        out = build_slm_bundle(
+            gguf, tmp_path / "triage", precision="int4", prompt=TRIAGE, key=key, work=slm_work
+        )
+    assert (slm_work / "genai-int4" / ".edge-build").read_text(encoding="utf-8") == stamp
+    bundle = verify_bundle(out, [key.public_key()])
+    assert bundle.manifest.slm is not None
+    assert bundle.manifest.slm.prompt == TRIAGE
+    assert bundle.manifest.slm.precision == "int4"
+    assert ".edge-build" not in {Path(f.path).name for f in bundle.manifest.files}
