@@ -9,6 +9,8 @@ The steps that need torch or transformers 5 (GGUF dequantization, the gate, the 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +31,17 @@ from exporters.slm.gguf import REFUSED
 from exporters.slm.measure import measure_genai
 from exporters.slm.source import SlmSource, check_source, to_hf
 
+log = logging.getLogger(__name__)
 DEFAULT_MAX_LENGTH = 512
 DEFAULT_MIN_TOP1 = 0.9
 DEFAULT_MAX_KL = 0.1
+
+
+def _progress(message: str) -> None:
+    """A step that takes a while: logged, and shown on a terminal (as the image exporter's bars are)."""
+    log.info("%s", message)
+    if sys.stderr.isatty() and not log.isEnabledFor(logging.INFO):
+        print(f"edge-export: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -163,8 +173,11 @@ def export_slm(opts: SlmOptions) -> SlmResult:
     with tempfile.TemporaryDirectory(prefix="edge-slm-") as tmp:
         work = opts.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        if src.kind == "gguf":
+            _progress(f"dequantizing {src.path.name} into a Hugging Face folder (log: {work / 'gguf.log'})")
         hf = to_hf(src, work)
         if opts.gate:
+            _progress(f"building and gating {' → '.join(rungs)} (log: {work / 'ladder.log'})")
             ladder = run_ladder(opts, hf, src, rungs, work=work, prompt=prompt)
         else:
             folder = build_cached(
@@ -185,6 +198,7 @@ def export_slm(opts: SlmOptions) -> SlmResult:
         folder = Path(ladder["folder"])
         report["size_bytes"] = folder_size(folder)
         if opts.measure and profile.slm.builder_ep == "cpu":
+            _progress(f"measuring {ladder['chosen']} at {opts.threads} thread(s) in a fresh process")
             report["measure"] = measure_genai(folder, threads=opts.threads, new_tokens=opts.new_tokens)
         elif opts.measure:
             report["measure"] = {"skipped": f"a {profile.slm.builder_ep} build cannot run on this machine"}
