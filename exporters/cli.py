@@ -23,6 +23,8 @@ from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
+from exporters.slm.cli import add_slm_arguments, cmd_slm_build
+from exporters.slm.source import is_slm_source
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     b = sub.add_parser("build", help="model → measured, gated, signed bundle")
-    b.add_argument("source", help=".onnx, .tflite, .joblib/.pkl, HF dir or id, path.py:factory")
+    b.add_argument(
+        "source", help=".onnx, .tflite, .joblib/.pkl, HF dir or id, path.py:factory; .gguf or causal-LM dir"
+    )
     b.add_argument("-o", "--out", type=Path, required=True, help="bundle directory to create")
     b.add_argument("-t", "--target", default="generic-x86", help="hardware profile name or YAML path")
     b.add_argument("--name", help="bundle name (default: the output directory's name)")
@@ -99,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1, help="intra-op threads for the benchmark")
     b.add_argument("--no-measure", dest="measure", action="store_false", help="skip the latency benchmark")
     b.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    add_slm_arguments(b)
     b.set_defaults(func=cmd_build)
 
     k = sub.add_parser("keygen", help="create an ed25519 key pair: STEM.key (0600) and STEM.pub")
@@ -146,6 +151,8 @@ def _emit(report: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    if is_slm_source(Path(args.source)):
+        return cmd_slm_build(args)
     from exporters.pipeline import ExportOptions, export_model
 
     opts = ExportOptions(

@@ -48,6 +48,38 @@ class QuantRecipe(_Strict):
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
 
 
+SlmPrecision = Literal["int4", "int8", "fp16", "fp32"]
+
+
+def _cpu_ladder() -> list[SlmPrecision]:
+    return ["int4", "int8", "fp32"]
+
+
+class SlmRecipe(_Strict):
+    """How `edge-export build` makes a small language model for this target (docs/slm.md): the
+    onnxruntime-genai model builder's execution provider, the precisions the gate's ladder climbs,
+    and the provider options written into the bundle's genai_config.json."""
+
+    builder_ep: Literal["cpu", "cuda", "dml", "webgpu", "NvTensorRtRtx"] = Field(
+        default="cpu", description="The genai model builder's -e: which EP the ONNX graph is built for."
+    )
+    ladder: list[SlmPrecision] = Field(
+        default_factory=_cpu_ladder,
+        min_length=1,
+        description="Precisions in climbing order: the first that meets the gate's budget is shipped.",
+    )
+    provider_options: list[dict[str, dict[str, str]]] = Field(
+        default_factory=list,
+        description="genai_config session_options.provider_options, e.g. [{OpenVINO: {device_type: NPU}}]; "
+        "written into the bundle only (the gate runs the same weights on this machine's CPU EP).",
+    )
+    untested: bool = Field(
+        default=False,
+        description="True: the bundle names an execution provider the project's tests never ran; the "
+        "recipe is written from onnxruntime-genai's documentation.",
+    )
+
+
 class ThermalSpec(_Strict):
     temperature_paths: list[str] = Field(
         default_factory=list,
@@ -121,6 +153,7 @@ class HardwareProfile(_Strict):
         description="ONNX Runtime session config entries (add_session_config_entry), e.g. ep.context_enable.",
     )
     accelerator: AcceleratorSpec = Field(default_factory=AcceleratorSpec)
+    slm: SlmRecipe = Field(default_factory=SlmRecipe, description="Small language models (exporters/slm).")
     jit: bool = Field(
         default=False,
         description="An EP in the chain writes machine code at run time, so the service needs "

@@ -19,6 +19,8 @@ from typing import Any
 
 # What a ChatML model ends a turn with; the GGUF converter records <|im_start|> instead.
 CHATML_END = "<|im_end|>"
+# Printed before the reason a source is refused, so exporters.slm.source reports it in one line.
+REFUSED = "edge-export-slm-refused:"
 
 
 def shipped_gguf() -> Path:
@@ -80,6 +82,19 @@ def repair_tokenizer(folder: Path) -> None:
         special.write_text(json.dumps(sm, indent=2), encoding="utf-8")
 
 
+def check_readable(gguf: Path) -> None:
+    """Read every tensor's header and extent with the gguf package; ValueError when the file is cut
+    short or malformed (transformers' loader fails later with a reshape traceback instead)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(gguf)
+    except (ValueError, OSError, IndexError, KeyError) as exc:
+        raise ValueError(f"{gguf}: not a readable GGUF file, truncated or corrupt ({exc})") from None
+    if not reader.tensors:
+        raise ValueError(f"{gguf}: GGUF file holds no tensors")
+
+
 def gguf_to_hf(gguf: Path, out: Path) -> Path:
     """Dequantize `gguf` into an fp32 Hugging Face folder at `out` (model, config, repaired tokenizer,
     generation config with eos `<|im_end|>`). Returns `out`."""
@@ -118,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m exporters.slm.gguf FILE.gguf OUT_DIR  (FILE: 'shipped' for SmolLM2)")
         return 2
     src = shipped_gguf() if args[0] == "shipped" else Path(args[0])
+    try:
+        check_readable(src)
+    except ValueError as exc:
+        print(f"{REFUSED} {exc}", flush=True)
+        return 3
     print(gguf_to_hf(src, Path(args[1])))
     return 0
 
