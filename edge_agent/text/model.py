@@ -26,7 +26,7 @@ def _og() -> Any:
         import onnxruntime_genai
     except ImportError as exc:
         raise ModelError(
-            f"text pipelines need onnxruntime-genai (pip install 'edge-agent[text]'): {exc}"
+            f"text pipelines need onnxruntime-genai (pip install 'onnx-edge-agent[text]'): {exc}"
         ) from exc
     return onnxruntime_genai
 
