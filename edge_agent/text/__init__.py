@@ -1,0 +1,1 @@
+"""Text pipelines: inputs, the SLM engine, its tasks and escalation (docs/slm.md)."""

@@ -1,0 +1,413 @@
+"""Escalation of low-confidence `classify` results to a larger model, privacy first (docs/slm.md).
+
+Owns: choosing exactly the `send_fields` of an input (nothing else of it is put in a request), the
+two escalators (an OpenAI-compatible HTTP endpoint, stdlib http.client only; a larger local bundle
+through the `LocalClassifier` the text engine offers), checking their answers against the label
+set, and the counters the stats message publishes (attempted, answered, failed by reason).
+
+`EscalationPolicy.apply` runs in the pipeline's worker thread and never raises: a failed escalation
+keeps the local answer, marked with the reason. It blocks that thread for at most the target's
+`timeout_s` (a request is bounded by one deadline, headers and body together), so `timeout_s`
+belongs in the pipeline's latency budget. The input's text is never logged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import math
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from edge_agent.config.secrets import read_secret
+from edge_agent.errors import EdgeAgentError
+from edge_agent.text.escalate_config import BundleTarget, EscalateConfig, HttpTarget
+
+log = logging.getLogger(__name__)
+
+TEXT_FIELD = "text"
+MAX_RESPONSE_BYTES = 1 << 20  # a chat answer for one label is a few hundred bytes; more is not one
+# Why an escalation failed: the counters' keys, so the stats message has a fixed vocabulary.
+REASONS = ("no_fields", "unreachable", "timeout", "http_error", "bad_response", "invalid_answer", "error")
+
+
+class Escalation(NamedTuple):
+    """What the larger model said: its label, its probability when it reports one, and details
+    (model, tokens, ms) for the result."""
+
+    label: str
+    prob: float | None
+    detail: dict[str, Any]
+
+
+class EscalationError(Exception):
+    """One escalation that gave no usable answer; `reason` is one of REASONS."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        assert reason in REASONS, reason
+        self.reason = reason
+        super().__init__(f"{reason}: {message}")
+
+
+class EscalationSetupError(EdgeAgentError):
+    """An escalation target that cannot be used at all (a key variable named but empty, a CA file missing)."""
+
+
+class Escalator(Protocol):
+    """A larger model asked for a label. `fields` are already cut to `send_fields`."""
+
+    kind: str
+
+    def escalate(self, fields: Mapping[str, str]) -> Escalation: ...
+
+
+class LocalClassifier(Protocol):
+    """What the text engine offers for a local bundle: classify `text` with its own prompt, returning
+    (label, probability). It raises TimeoutError past its timeout."""
+
+    def classify(self, text: str) -> tuple[str, float]: ...
+
+
+def select_fields(text: str, fields: Mapping[str, Any] | None, send_fields: Sequence[str]) -> dict[str, str]:
+    """Exactly the `send_fields` of an input, as strings: `text` is the input's text, other names its
+    JSON fields. A field the input lacks is left out; nothing that is not named is ever copied."""
+    out: dict[str, str] = {}
+    for name in send_fields:
+        if name == TEXT_FIELD:
+            out[name] = text
+        elif fields is not None and name in fields and fields[name] is not None:
+            v = fields[name]
+            out[name] = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return out
+
+
+def render_input(selected: Mapping[str, str]) -> str:
+    """The text a model is given: the text alone when only `text` is sent, else a JSON object of the
+    sent fields (so the model sees which value is which)."""
+    if list(selected) == [TEXT_FIELD]:
+        return selected[TEXT_FIELD]
+    return json.dumps(dict(selected), ensure_ascii=False)
+
+
+def answer_schema(label_field: str, labels: Sequence[str]) -> dict[str, Any]:
+    """The JSON Schema of an escalated answer: one object, the label field, one of the labels."""
+    return {
+        "type": "object",
+        "properties": {label_field: {"type": "string", "enum": list(labels)}},
+        "required": [label_field],
+        "additionalProperties": False,
+    }
+
+
+def parse_label(content: str, label_field: str, labels: Sequence[str]) -> str:
+    """The label in an answer: `{"<label_field>": "<label>"}` (a constrained answer), or, from a server
+    that ignored the constraint, a bare label. Anything else raises EscalationError(invalid_answer)."""
+    s = content.strip()
+    try:
+        obj = json.loads(s)
+    except ValueError:
+        obj = s.strip("\"'` .\n").lower()
+    if isinstance(obj, dict):
+        obj = obj.get(label_field)
+    if isinstance(obj, str) and obj in labels:
+        return obj
+    raise EscalationError("invalid_answer", f"expected {label_field} in {list(labels)}, got {_short(s)}")
+
+
+def _short(s: str, n: int = 60) -> str:
+    # An answer may echo the input; error messages and logs keep only its start.
+    return repr(s if len(s) <= n else s[: n - 3] + "...")
+
+
+def label_prob(content: str, label: str, logprobs: Any) -> float | None:
+    """exp(sum of the log-probabilities of the tokens that spell `label` in `content`), from an
+    OpenAI `choices[0].logprobs.content` list; None when the server gave none or they do not line up."""
+    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
+        return None
+    start = content.find(f'"{label}"')
+    start = start + 1 if start >= 0 else content.find(label)
+    if start < 0:
+        return None
+    end, pos, total, used = start + len(label), 0, 0.0, 0
+    for tok in logprobs["content"]:
+        if not isinstance(tok, dict) or not isinstance(tok.get("token"), str):
+            return None
+        t0, pos = pos, pos + len(tok["token"])
+        if pos > start and t0 < end:
+            lp = tok.get("logprob")
+            if not isinstance(lp, int | float):
+                return None
+            total, used = total + float(lp), used + 1
+        if pos >= end:
+            break
+    if used == 0 or pos < end:
+        return None
+    return round(math.exp(total), 4)
+
+
+class HttpEscalator:
+    """An OpenAI-compatible chat endpoint: `POST {url}/chat/completions`, the answer constrained by a
+    JSON Schema when the server supports it and always checked against the label set."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        target: HttpTarget,
+        labels: Sequence[str],
+        *,
+        label_field: str | None = None,
+        system: str | None = None,
+        template: str = "{input}",
+    ) -> None:
+        if not labels:
+            raise EscalationSetupError("escalate: the pipeline has no labels to escalate")
+        self.target = target
+        self.labels = list(labels)
+        self.label_field = label_field or "label"
+        self.template = template
+        choice = ", ".join(self.labels)
+        rule = f'Answer with JSON only: {{"{self.label_field}": "<one of: {choice}>"}}.'
+        self.system = f"{system.rstrip()} {rule}" if system else rule
+        u = urllib.parse.urlsplit(target.url)
+        self._https = u.scheme == "https"
+        self._host = u.hostname or ""
+        self._port = u.port
+        self._path = (u.path or "") + "/chat/completions"
+        self._key = self._api_key(target)
+        self._ssl: ssl.SSLContext | None = None
+        if self._https:
+            if target.ca_file is not None and not Path(target.ca_file).is_file():
+                raise EscalationSetupError(f"escalate.to.ca_file: file not found: {target.ca_file}")
+            # Verified: the default context checks the certificate chain and the host name.
+            self._ssl = ssl.create_default_context(cafile=str(target.ca_file) if target.ca_file else None)
+
+    @staticmethod
+    def _api_key(target: HttpTarget) -> str | None:
+        key = read_secret(target.api_key_credential, target.api_key_env)
+        if key is None and target.api_key_env is not None:
+            raise EscalationSetupError(
+                f"escalate.to.api_key_env: ${target.api_key_env} is empty or unset, and "
+                f"$CREDENTIALS_DIRECTORY/{target.api_key_credential} is absent"
+            )
+        return key
+
+    def request_body(self, fields: Mapping[str, str]) -> dict[str, Any]:
+        """The JSON sent: the system rule, the user turn built from `fields` only, the constraint."""
+        body: dict[str, Any] = {
+            "model": self.target.model,
+            "messages": [
+                {"role": "system", "content": self.system},
+                {"role": "user", "content": self.template.replace("{input}", render_input(fields))},
+            ],
+            "max_tokens": self.target.max_tokens,
+            "temperature": 0,
+            "logprobs": True,
+            "stream": False,
+        }
+        schema = answer_schema(self.label_field, self.labels)
+        if self.target.constrain == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": True},
+            }
+        elif self.target.constrain == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": schema}
+        return body
+
+    def escalate(self, fields: Mapping[str, str]) -> Escalation:
+        t0 = time.monotonic()
+        status, raw = self._post(json.dumps(self.request_body(fields)).encode())
+        if status != 200:
+            said = _short(raw.decode(errors="replace"))
+            raise EscalationError("http_error", f"HTTP {status} from {self.target.url}: {said}")
+        try:
+            reply = json.loads(raw)
+            choice = reply["choices"][0]
+            content = choice["message"]["content"]
+            if not isinstance(content, str):
+                raise TypeError("content is not a string")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise EscalationError("bad_response", f"not an OpenAI chat completion ({exc})") from None
+        label = parse_label(content, self.label_field, self.labels)
+        usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+        detail = {
+            "model": reply.get("model") if isinstance(reply.get("model"), str) else self.target.model,
+            "tokens_in": usage.get("prompt_tokens"),
+            "tokens_out": usage.get("completion_tokens"),
+            "ms": round((time.monotonic() - t0) * 1000, 1),
+        }
+        return Escalation(label, label_prob(content, label, choice.get("logprobs")), detail)
+
+    def _post(self, body: bytes) -> tuple[int, bytes]:
+        deadline = time.monotonic() + self.target.timeout_s
+        conn: http.client.HTTPConnection
+        if self._https:
+            conn = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.target.timeout_s, context=self._ssl
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.target.timeout_s)
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "edge-agent",
+        }
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        try:
+            conn.request("POST", self._path, body=body, headers=headers)
+            resp = conn.getresponse()
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                chunk = resp.read1(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise EscalationError("bad_response", f"answer over {MAX_RESPONSE_BYTES} bytes")
+                chunks.append(chunk)
+            return resp.status, b"".join(chunks)
+        except TimeoutError:
+            took = f"no answer from {self.target.url} in {self.target.timeout_s} s"
+            raise EscalationError("timeout", took) from None
+        except ssl.SSLError as exc:
+            # A certificate that does not verify is not "unreachable": it may be someone else's server.
+            raise EscalationError("error", f"TLS to {self.target.url} failed: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise EscalationError("unreachable", f"{self.target.url}: {exc}") from None
+        finally:
+            conn.close()
+
+
+class BundleEscalator:
+    """A larger SLM bundle on the device, through the text engine's LocalClassifier."""
+
+    kind = "bundle"
+
+    def __init__(self, classifier: LocalClassifier, labels: Sequence[str]) -> None:
+        self.classifier = classifier
+        self.labels = list(labels)
+
+    def escalate(self, fields: Mapping[str, str]) -> Escalation:
+        t0 = time.monotonic()
+        try:
+            label, prob = self.classifier.classify(render_input(fields))
+        except TimeoutError:
+            raise EscalationError("timeout", "the local bundle did not answer in time") from None
+        if label not in self.labels:
+            raise EscalationError("invalid_answer", f"expected one of {self.labels}, got {_short(label)}")
+        return Escalation(label, round(float(prob), 4), {"ms": round((time.monotonic() - t0) * 1000, 1)})
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A classify answer after the policy: the label and probability to publish, and the
+    `escalation` record for the result (None when it did not escalate)."""
+
+    label: str
+    prob: float
+    escalation: dict[str, Any] | None = None
+
+
+@dataclass
+class EscalationCounters:
+    """Every escalation, counted for the stats message. Thread-safe."""
+
+    attempted: int = 0
+    answered: int = 0
+    changed: int = 0
+    failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, *, answered: bool, changed: bool = False, reason: str | None = None) -> None:
+        with self._lock:
+            self.attempted += 1
+            if answered:
+                self.answered += 1
+                self.changed += int(changed)
+            elif reason is not None:
+                self.failed[reason] = self.failed.get(reason, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "attempted": self.attempted,
+                "answered": self.answered,
+                "changed": self.changed,
+                "failed": dict(self.failed),
+            }
+
+
+class EscalationPolicy:
+    """The `escalate:` block at work: below the threshold, ask the escalator; count; keep the local
+    answer when the escalation fails."""
+
+    def __init__(self, cfg: EscalateConfig, escalator: Escalator) -> None:
+        self.cfg = cfg
+        self.escalator = escalator
+        self.counters = EscalationCounters()
+
+    def apply(self, label: str, prob: float, text: str, fields: Mapping[str, Any] | None = None) -> Outcome:
+        """The answer to publish for one classify result. Never raises."""
+        if prob >= self.cfg.below:
+            return Outcome(label, prob)
+        local = {"label": label, "prob": prob}
+        record: dict[str, Any] = {"to": self.escalator.kind, "local": local}
+        selected = select_fields(text, fields, self.cfg.send_fields)
+        try:
+            if not selected:
+                raise EscalationError("no_fields", f"the input has none of {self.cfg.send_fields}")
+            got = self.escalator.escalate(selected)
+        except EscalationError as exc:
+            return self._failed(label, prob, record, exc.reason, str(exc))
+        except Exception as exc:  # the worker thread must go on; the reason is counted
+            return self._failed(label, prob, record, "error", f"{type(exc).__name__}: {exc}")
+        changed = got.label != label
+        self.counters.count(answered=True, changed=changed)
+        record.update(answered=True, sent=sorted(selected), **got.detail)
+        # The escalated model's probability when it gave one; else the label stands without one of its own.
+        return Outcome(got.label, got.prob if got.prob is not None else prob, record)
+
+    def _failed(self, label: str, prob: float, record: dict[str, Any], reason: str, message: str) -> Outcome:
+        self.counters.count(answered=False, reason=reason)
+        log.warning("escalation to %s failed, keeping the local answer: %s", self.escalator.kind, message)
+        record.update(answered=False, failed=reason, kept="local")
+        return Outcome(label, prob, record)
+
+    def stats(self) -> dict[str, Any]:
+        """For the pipeline's snapshot (`escalations` in the stats message)."""
+        return {"to": self.escalator.kind, "below": self.cfg.below, **self.counters.snapshot()}
+
+
+def build_policy(
+    cfg: EscalateConfig,
+    labels: Sequence[str],
+    *,
+    label_field: str | None = None,
+    system: str | None = None,
+    template: str = "{input}",
+    open_bundle: Callable[[BundleTarget], LocalClassifier] | None = None,
+) -> EscalationPolicy:
+    """The policy for a pipeline's `escalate:` block. `labels`, `label_field`, `system` and `template`
+    come from the pipeline (its bundle's PromptSpec); `open_bundle` is the text engine's way to open a
+    `{bundle: path}` target. Raises EscalationSetupError when the target cannot be used."""
+    if isinstance(cfg.to, HttpTarget):
+        esc: Escalator = HttpEscalator(
+            cfg.to, labels, label_field=label_field, system=system, template=template
+        )
+    else:
+        if open_bundle is None:
+            raise EscalationSetupError("escalate.to.bundle: this pipeline cannot open a local bundle")
+        esc = BundleEscalator(open_bundle(cfg.to), labels)
+    return EscalationPolicy(cfg, esc)
