@@ -151,10 +151,10 @@ class RecordingProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's handler name
+            def do_GET(self) -> None:
                 self._forward()
 
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's handler name
+            def do_POST(self) -> None:
                 self._forward()
 
             def log_message(self, format: str, *args: Any) -> None:

@@ -89,7 +89,8 @@ def test_config_error_names_the_yaml_key_and_line() -> None:
     with pytest.raises(ConfigError) as info:
         validate_doc(EscalateConfig, read_yaml_text(text, "escalate.yaml"))
     issue = info.value.issues[0]
-    assert issue.path == "to" and issue.line == 3, issue
+    assert issue.path == "to", issue
+    assert issue.line == 3, issue
     assert "a secret never goes in the config file" in issue.message
     assert "sk-1" not in str(info.value)
 
