@@ -60,10 +60,10 @@ class LlamaServer:
     log: Path
 
 
-def _models_answer(port: int) -> bool:
+def _models_answer(port: int, api_key: str | None) -> bool:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        conn.request("GET", "/v1/models")
+        conn.request("GET", "/v1/models", headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
         return conn.getresponse().status == 200
     except OSError:
         return False
@@ -72,8 +72,9 @@ def _models_answer(port: int) -> bool:
 
 
 @contextmanager
-def llama_server(log_dir: Path, n_ctx: int = 1024) -> Iterator[LlamaServer]:
-    """llama_cpp.server on 127.0.0.1 serving the shipped GGUF as model `smollm2`."""
+def llama_server(log_dir: Path, n_ctx: int = 1024, api_key: str | None = None) -> Iterator[LlamaServer]:
+    """llama_cpp.server on 127.0.0.1 serving the shipped GGUF as model `smollm2`; with `api_key`, it
+    refuses requests without that bearer key."""
     py = need_llama_cpp()
     gguf = shipped_gguf()
     port = free_port()
@@ -84,12 +85,14 @@ def llama_server(log_dir: Path, n_ctx: int = 1024) -> Iterator[LlamaServer]:
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(n_ctx), "--n_threads", "1", "--n_threads_batch", "1",
     ]  # fmt: skip
+    if api_key:
+        cmd += ["--api_key", api_key]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _models_answer(port):
+        while not _models_answer(port, api_key):
             if proc.poll() is not None:
                 raise RuntimeError(f"llama_cpp.server exited {proc.returncode}:\n{log.read_text()[-2000:]}")
             if time.monotonic() > deadline:
