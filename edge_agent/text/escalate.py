@@ -263,13 +263,17 @@ class HttpEscalator:
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         try:
+            conn.connect()
+            # Kept: http.client drops conn.sock after a `Connection: close` answer; the response reads on.
+            sock = conn.sock
+            assert sock is not None
+            sock.settimeout(_left(deadline))
             conn.request("POST", self._path, body=body, headers=headers)
             resp = conn.getresponse()
             chunks: list[bytes] = []
             size = 0
             while True:
-                if time.monotonic() > deadline:
-                    raise TimeoutError
+                sock.settimeout(_left(deadline))  # one deadline for the whole answer, not per read
                 chunk = resp.read1(65536)
                 if not chunk:
                     break
@@ -288,6 +292,13 @@ class HttpEscalator:
             raise EscalationError("unreachable", f"{self.target.url}: {exc}") from None
         finally:
             conn.close()
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
 
 
 class BundleEscalator:
@@ -313,10 +324,11 @@ class BundleEscalator:
 @dataclass(slots=True)
 class Outcome:
     """A classify answer after the policy: the label and probability to publish, and the
-    `escalation` record for the result (None when it did not escalate)."""
+    `escalation` record for the result (None when it did not escalate). `prob` is None only for an
+    escalated answer from a server that reports no log-probabilities."""
 
     label: str
-    prob: float
+    prob: float | None
     escalation: dict[str, Any] | None = None
 
 
@@ -376,8 +388,9 @@ class EscalationPolicy:
         changed = got.label != label
         self.counters.count(answered=True, changed=changed)
         record.update(answered=True, sent=sorted(selected), **got.detail)
-        # The escalated model's probability when it gave one; else the label stands without one of its own.
-        return Outcome(got.label, got.prob if got.prob is not None else prob, record)
+        # The escalated model's probability when it reports one. Else None: the local probability was
+        # for the local label, and a number the larger model never gave would be made up.
+        return Outcome(got.label, got.prob, record)
 
     def _failed(self, label: str, prob: float, record: dict[str, Any], reason: str, message: str) -> Outcome:
         self.counters.count(answered=False, reason=reason)
