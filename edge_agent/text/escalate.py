@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import math
 import ssl
 import threading
 import time
@@ -28,14 +27,20 @@ from typing import Any, NamedTuple, Protocol
 
 from edge_agent.config.secrets import read_secret
 from edge_agent.errors import EdgeAgentError
+from edge_agent.text.escalate_answer import (
+    REASONS,
+    EscalationError,
+    answer_schema,
+    label_prob,
+    parse_label,
+    short,
+)
 from edge_agent.text.escalate_config import BundleTarget, EscalateConfig, HttpTarget
 
 log = logging.getLogger(__name__)
 
 TEXT_FIELD = "text"
 MAX_RESPONSE_BYTES = 1 << 20  # a chat answer for one label is a few hundred bytes; more is not one
-# Why an escalation failed: the counters' keys, so the stats message has a fixed vocabulary.
-REASONS = ("no_fields", "unreachable", "timeout", "http_error", "bad_response", "invalid_answer", "error")
 
 
 class Escalation(NamedTuple):
@@ -45,15 +50,6 @@ class Escalation(NamedTuple):
     label: str
     prob: float | None
     detail: dict[str, Any]
-
-
-class EscalationError(Exception):
-    """One escalation that gave no usable answer; `reason` is one of REASONS."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        assert reason in REASONS, reason
-        self.reason = reason
-        super().__init__(f"{reason}: {message}")
 
 
 class EscalationSetupError(EdgeAgentError):
@@ -96,62 +92,6 @@ def render_input(selected: Mapping[str, str]) -> str:
     return json.dumps(dict(selected), ensure_ascii=False)
 
 
-def answer_schema(label_field: str, labels: Sequence[str]) -> dict[str, Any]:
-    """The JSON Schema of an escalated answer: one object, the label field, one of the labels."""
-    return {
-        "type": "object",
-        "properties": {label_field: {"type": "string", "enum": list(labels)}},
-        "required": [label_field],
-        "additionalProperties": False,
-    }
-
-
-def parse_label(content: str, label_field: str, labels: Sequence[str]) -> str:
-    """The label in an answer: `{"<label_field>": "<label>"}` (a constrained answer), or, from a server
-    that ignored the constraint, a bare label. Anything else raises EscalationError(invalid_answer)."""
-    s = content.strip()
-    try:
-        obj = json.loads(s)
-    except ValueError:
-        obj = s.strip("\"'` .\n").lower()
-    if isinstance(obj, dict):
-        obj = obj.get(label_field)
-    if isinstance(obj, str) and obj in labels:
-        return obj
-    raise EscalationError("invalid_answer", f"expected {label_field} in {list(labels)}, got {_short(s)}")
-
-
-def _short(s: str, n: int = 60) -> str:
-    # An answer may echo the input; error messages and logs keep only its start.
-    return repr(s if len(s) <= n else s[: n - 3] + "...")
-
-
-def label_prob(content: str, label: str, logprobs: Any) -> float | None:
-    """exp(sum of the log-probabilities of the tokens that spell `label` in `content`), from an
-    OpenAI `choices[0].logprobs.content` list; None when the server gave none or they do not line up."""
-    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
-        return None
-    start = content.find(f'"{label}"')
-    start = start + 1 if start >= 0 else content.find(label)
-    if start < 0:
-        return None
-    end, pos, total, used = start + len(label), 0, 0.0, 0
-    for tok in logprobs["content"]:
-        if not isinstance(tok, dict) or not isinstance(tok.get("token"), str):
-            return None
-        t0, pos = pos, pos + len(tok["token"])
-        if pos > start and t0 < end:
-            lp = tok.get("logprob")
-            if not isinstance(lp, int | float):
-                return None
-            total, used = total + float(lp), used + 1
-        if pos >= end:
-            break
-    if used == 0 or pos < end:
-        return None
-    return round(math.exp(total), 4)
-
-
 class HttpEscalator:
     """An OpenAI-compatible chat endpoint: `POST {url}/chat/completions`, the answer constrained by a
     JSON Schema when the server supports it and always checked against the label set."""
@@ -173,6 +113,10 @@ class HttpEscalator:
         self.labels = list(labels)
         self.label_field = label_field or "label"
         self.template = template
+        # `auto` starts with the OpenAI form and steps down, once for this target, when the server
+        # refuses it (llama.cpp's server answers a json_schema response_format with an error).
+        self.constrain: str = "json_schema" if target.constrain == "auto" else target.constrain
+        self._lock = threading.Lock()
         choice = ", ".join(self.labels)
         rule = f'Answer with JSON only: {{"{self.label_field}": "<one of: {choice}>"}}.'
         self.system = f"{system.rstrip()} {rule}" if system else rule
@@ -199,8 +143,9 @@ class HttpEscalator:
             )
         return key
 
-    def request_body(self, fields: Mapping[str, str]) -> dict[str, Any]:
+    def request_body(self, fields: Mapping[str, str], constrain: str | None = None) -> dict[str, Any]:
         """The JSON sent: the system rule, the user turn built from `fields` only, the constraint."""
+        constrain = constrain or self.constrain
         body: dict[str, Any] = {
             "model": self.target.model,
             "messages": [
@@ -210,23 +155,28 @@ class HttpEscalator:
             "max_tokens": self.target.max_tokens,
             "temperature": 0,
             "logprobs": True,
+            "top_logprobs": 10,  # the labels' alternatives where the label begins: label_prob
             "stream": False,
         }
         schema = answer_schema(self.label_field, self.labels)
-        if self.target.constrain == "json_schema":
+        if constrain == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "answer", "schema": schema, "strict": True},
             }
-        elif self.target.constrain == "json_object":
+        elif constrain == "json_object":
             body["response_format"] = {"type": "json_object", "schema": schema}
         return body
 
     def escalate(self, fields: Mapping[str, str]) -> Escalation:
         t0 = time.monotonic()
-        status, raw = self._post(json.dumps(self.request_body(fields)).encode())
+        while True:
+            constrain = self.constrain
+            status, raw = self._post(json.dumps(self.request_body(fields, constrain)).encode())
+            if status == 200 or not self._step_down(constrain, status, raw):
+                break
         if status != 200:
-            said = _short(raw.decode(errors="replace"))
+            said = short(raw.decode(errors="replace"))
             raise EscalationError("http_error", f"HTTP {status} from {self.target.url}: {said}")
         try:
             reply = json.loads(raw)
@@ -244,7 +194,21 @@ class HttpEscalator:
             "tokens_out": usage.get("completion_tokens"),
             "ms": round((time.monotonic() - t0) * 1000, 1),
         }
-        return Escalation(label, label_prob(content, label, choice.get("logprobs")), detail)
+        return Escalation(label, label_prob(content, label, self.labels, choice.get("logprobs")), detail)
+
+    def _step_down(self, tried: str, status: int, raw: bytes) -> bool:
+        """Under `auto`: whether the server refused `tried` (an error naming the response format);
+        if so, the next weaker form is used from now on."""
+        weaker = {"json_schema": "json_object", "json_object": "none"}.get(tried)
+        if self.target.constrain != "auto" or weaker is None or status < 400:
+            return False
+        if b"response_format" not in raw and b"json_schema" not in raw and b"json_object" not in raw:
+            return False
+        with self._lock:
+            if self.constrain == tried:
+                self.constrain = weaker
+                log.info("escalate: %s refuses response_format %s; using %s", self.target.url, tried, weaker)
+        return True
 
     def _post(self, body: bytes) -> tuple[int, bytes]:
         deadline = time.monotonic() + self.target.timeout_s
@@ -317,7 +281,7 @@ class BundleEscalator:
         except TimeoutError:
             raise EscalationError("timeout", "the local bundle did not answer in time") from None
         if label not in self.labels:
-            raise EscalationError("invalid_answer", f"expected one of {self.labels}, got {_short(label)}")
+            raise EscalationError("invalid_answer", f"expected one of {self.labels}, got {short(label)}")
         return Escalation(label, round(float(prob), 4), {"ms": round((time.monotonic() - t0) * 1000, 1)})
 
 

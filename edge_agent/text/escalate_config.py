@@ -35,7 +35,9 @@ class HttpTarget(Strict):
     """An OpenAI-compatible endpoint: `POST {url}/chat/completions` (llama.cpp's server, vLLM, Ollama,
     or a hosted small model)."""
 
-    url: str = Field(description="Base URL up to /v1, e.g. https://llm.example/v1 or http://127.0.0.1:8080/v1.")
+    url: str = Field(
+        description="Base URL up to /v1, e.g. https://llm.example/v1 or http://127.0.0.1:8080/v1."
+    )
     model: str = Field(min_length=1, description="The `model` field of the request.")
     api_key_env: str | None = Field(
         default=None,
@@ -52,11 +54,12 @@ class HttpTarget(Strict):
     )
     timeout_s: float = Field(default=10.0, gt=0, le=300, description="Connect + answer timeout per request.")
     max_tokens: int = Field(default=24, ge=4, le=512, description="`max_tokens` of the request.")
-    constrain: Literal["json_schema", "json_object", "none"] = Field(
-        default="json_schema",
+    constrain: Literal["auto", "json_schema", "json_object", "none"] = Field(
+        default="auto",
         description="How the answer is constrained: an OpenAI `response_format` with the label's JSON "
-        "Schema (json_schema), llama.cpp's older `json_object` + schema, or none. Whatever the "
-        "server does, an answer outside the label set is refused.",
+        "Schema (json_schema), llama.cpp's `json_object` + schema, or none; auto starts with "
+        "json_schema and steps down once when the server refuses it. Whatever the server does, an "
+        "answer outside the label set is refused.",
     )
     allow_plain_http_remote: bool = Field(
         default=False,

@@ -4,6 +4,7 @@ each counted with the local answer kept."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,13 @@ from edge_agent.config.validate import validate_doc
 from edge_agent.errors import ConfigError
 from edge_agent.text.escalate import (
     BundleEscalator,
-    EscalationError,
     EscalationPolicy,
     EscalationSetupError,
     HttpEscalator,
     build_policy,
-    label_prob,
-    parse_label,
     select_fields,
 )
+from edge_agent.text.escalate_answer import EscalationError, label_prob, parse_label
 from edge_agent.text.escalate_config import BundleTarget, EscalateConfig, HttpTarget
 from tests.llama_server import free_port, silent_server
 
@@ -44,7 +43,7 @@ def test_block_reads_both_targets() -> None:
     assert isinstance(http.to, HttpTarget)
     assert http.kind == "http"
     assert http.to.url == "http://127.0.0.1:9/v1"
-    assert http.to.constrain == "json_schema"
+    assert http.to.constrain == "auto"
     local = EscalateConfig.model_validate({"below": 0.5, "to": {"bundle": "big"}, "send_fields": ["text"]})
     assert isinstance(local.to, BundleTarget)
     assert local.to.bundle == Path("big")
@@ -134,21 +133,26 @@ def test_parse_label_accepts_the_label_set_only() -> None:
         assert info.value.reason == "invalid_answer"
 
 
-def test_label_prob_sums_the_label_tokens() -> None:
-    content = '{"severity": "warning"}'
-    toks = [
-        ('{"', -0.01),
-        ("severity", -0.02),
-        ('":', -0.0),
-        (' "', -0.1),
-        ("warn", -0.5),
-        ("ing", -0.2),
-        ('"}', -0.0),
-    ]
-    lp = {"content": [{"token": t, "logprob": v} for t, v in toks]}
-    assert label_prob(content, "warning", lp) == pytest.approx(0.4966, abs=1e-4)  # exp(-0.7)
-    assert label_prob(content, "warning", None) is None
-    assert label_prob(content, "warning", {"content": [{"token": "{", "logprob": -1}]}) is None
+def test_label_prob_is_the_label_share_where_it_begins() -> None:
+    # As llama.cpp's server reports it: the chosen token and its top alternatives, before the grammar.
+    content = '{ "severity": "ok"}'
+    first = {"token": "ok", "logprob": -4.0, "top_logprobs": [
+        {"token": "under", "logprob": -0.9}, {"token": "ok", "logprob": -4.0},
+        {"token": "f", "logprob": -4.0}, {"token": "warn", "logprob": -5.0},
+    ]}  # fmt: skip
+    toks = [{"token": t, "logprob": -0.1} for t in ("{", ' "', "severity", '":', ' "')]
+    lp = {"content": [*toks, first, {"token": '"}', "logprob": -0.2}]}
+    e = math.exp(-1.0)  # warning is 1 nat below ok and fault
+    assert label_prob(content, "ok", LABELS, lp) == pytest.approx(1 / (2 + e), abs=1e-4)
+    assert label_prob(content, "ok", LABELS, None) is None
+    assert label_prob(content, "ok", LABELS, {"content": [{"token": "{", "logprob": -1}]}) is None
+
+
+def test_label_prob_strips_what_the_token_holds_before_the_label() -> None:
+    content = '{"severity": "fault"}'
+    tok = {"token": ' "fault', "logprob": -0.2, "top_logprobs": [{"token": ' "ok', "logprob": -1.8}]}
+    lp = {"content": [{"token": '{"severity":', "logprob": 0.0}, tok, {"token": '"}', "logprob": 0.0}]}
+    assert label_prob(content, "fault", LABELS, lp) == pytest.approx(1 / (1 + math.exp(-1.6)), abs=1e-4)
 
 
 # --- faults: counted, the local answer kept -----------------------------------------------------------

@@ -68,6 +68,7 @@ def test_local_bundle_answers_through_the_classifier_interface() -> None:
     assert out.escalation["answered"] is True, out.escalation
     assert out.escalation["to"] == "bundle"
     assert out.label in LABELS
+    assert out.prob is not None
     assert 1 / len(LABELS) <= out.prob <= 1  # the winner of a softmax over the labels
     assert clf.seen == [line]  # the sent field only, even to a model on the device
     s = policy.stats()

@@ -23,6 +23,7 @@ KEY = "sk-edge-agent-test-7f3a"
 SYSTEM = "You triage device log lines."
 TEMPLATE = "Triage this device log line:\n{input}"
 LINE = "Dec  2 00:41:07 cam-7 kernel: [ 8812.113240] EXT4-fs error (device mmcblk0p2): ext4_lookup: inode 13"
+THROTTLE = "Dec  2 00:42:11 cam-7 kernel: cpu0: thermal throttling"
 # Fields of the same input that must never leave the device unless named in send_fields.
 PRIVATE = {"host": "cam-7.private.lan", "user": "alice.operator", "unit": "kernel"}
 
@@ -68,40 +69,58 @@ def test_escalates_with_exactly_the_send_fields(proxy: RecordingProxy, key_env: 
     assert out.escalation["local"] == {"label": "ok", "prob": 0.34}
     assert out.escalation["sent"] == ["text", "unit"]
     assert out.escalation["tokens_in"] > 0
+    assert out.prob is not None  # llama.cpp returns log-probabilities: the label's share among the labels
     assert 0 < out.prob <= 1
 
-    [req] = proxy.requests
-    assert req.path == "/v1/chat/completions"
-    assert req.headers["Authorization"] == f"Bearer {KEY}"
-    body = req.json()
-    assert set(body) == {
+    # llama.cpp's server refuses the OpenAI json_schema form; `auto` steps down to its json_object form.
+    first, second = proxy.requests
+    assert first.json()["response_format"]["type"] == "json_schema"
+    assert second.json()["response_format"] == {
+        "type": "json_object",
+        "schema": {
+            "type": "object",
+            "properties": {"severity": {"type": "string", "enum": LABELS}},
+            "required": ["severity"],
+            "additionalProperties": False,
+        },
+    }
+    keys = {
         "model",
         "messages",
         "max_tokens",
         "temperature",
         "logprobs",
+        "top_logprobs",
         "stream",
         "response_format",
     }
-    user = body["messages"][1]["content"]
-    assert user == TEMPLATE.replace("{input}", json.dumps({"text": LINE, "unit": "kernel"}))
-    for secret in (PRIVATE["host"], PRIVATE["user"]):
-        assert secret.encode() not in req.body  # not in any part of the request
+    for req in (first, second):
+        assert req.path == "/v1/chat/completions"
+        assert req.headers["Authorization"] == f"Bearer {KEY}"
+        body = req.json()
+        assert set(body) == keys
+        user = body["messages"][1]["content"]
+        assert user == TEMPLATE.replace("{input}", json.dumps({"text": LINE, "unit": "kernel"}))
+        for secret in (PRIVATE["host"], PRIVATE["user"]):
+            assert secret.encode() not in req.body  # not in any part of the request
+    # Stepped down once for this target: the next input takes one request.
+    policy.apply("ok", 0.2, LINE, PRIVATE)
+    assert len(proxy.requests) == 3
 
     s = policy.stats()
-    assert (s["to"], s["attempted"], s["answered"]) == ("http", 1, 1)
+    assert (s["to"], s["attempted"], s["answered"]) == ("http", 2, 2)
     assert sum(s["failed"].values()) == 0
 
 
 def test_text_only_sends_the_text_alone(proxy: RecordingProxy, key_env: str) -> None:
-    policy = make(proxy.url, ["text"], api_key_env=key_env)
-    out = policy.apply("warning", 0.5, "Dec  2 00:42:11 cam-7 kernel: cpu0: thermal throttling", PRIVATE)
+    policy = make(proxy.url, ["text"], api_key_env=key_env, constrain="json_object")
+    out = policy.apply("warning", 0.5, THROTTLE, PRIVATE)
     assert out.escalation is not None
     assert out.escalation["answered"] is True, out.escalation
-    [req] = proxy.requests
-    assert req.json()["messages"][1]["content"].endswith("cpu0: thermal throttling")
-    for value in PRIVATE.values():
-        assert value.encode() not in req.body
+    [req] = proxy.requests  # an explicit constraint is used as given: no step-down
+    assert req.json()["messages"][1]["content"] == TEMPLATE.replace("{input}", THROTTLE)
+    for secret in (PRIVATE["host"], PRIVATE["user"]):
+        assert secret.encode() not in req.body
 
 
 def test_key_from_credentials_directory(
