@@ -219,12 +219,22 @@ def run_worker(python: Path, args: list[str]) -> dict[str, Any]:
 
 
 def tuned_folder(path: Path) -> tuple[Path, dict[str, Any] | None]:
-    """A tuned model given as an SLM bundle (manifest.json: its genai folder and PromptSpec) or as a
-    bare genai folder."""
+    """A tuned model given as an SLM bundle (manifest.json: its genai folder and PromptSpec), a genai
+    folder, or a Hugging Face folder (what `finetune` hands to `build`: built here at int4, cached
+    under benchmarks/out/)."""
     manifest = path / "manifest.json"
     if manifest.is_file():
         slm = json.loads(manifest.read_text())["slm"]
         return path / slm.get("folder", "model"), slm.get("prompt")
+    if (path / "config.json").is_file() and not (path / "genai_config.json").is_file():
+        from exporters.slm.builder import build_genai
+
+        st = max(f.stat().st_mtime_ns for f in path.iterdir() if f.is_file())
+        out = OUT / f"tuned-genai-int4-{st}"
+        if not (out / "genai_config.json").is_file():
+            print(f"building the tuned model {path} at int4 into {out}", flush=True)
+            build_genai(path, out, "int4", 512, cache=OUT / "builder-cache")
+        return out, None
     return path, None
 
 
@@ -286,8 +296,13 @@ def main() -> None:
     ap.add_argument("--tuned", type=Path, default=DEFAULT_TUNED, help="tuned SLM bundle or genai folder")
     ap.add_argument("--accuracy-n", type=int, default=90, help="held-out lines scored per model")
     ap.add_argument("--seed", type=int, default=0, help="log-triage split seed")
+    ap.add_argument("--accuracy-only", action="store_true", help="only zero-shot vs tuned accuracy")
     args = ap.parse_args()
     int4, int8, gguf = models()
+    if args.accuracy_only:
+        acc = accuracy(args, int4)
+        report_accuracy(acc, args)
+        return
     if not SLM_PYTHON.is_file():
         raise SystemExit("benchmarks/slm.py: .venv-slm is missing (scripts/slm-venv.sh)")
     me = Path(sys.executable)
@@ -350,6 +365,10 @@ def report(
             f"{x['ttft_ms'] / ll['ttft_ms']:.2f}x wall, {x['ttft_ms_cpu'] / ll['ttft_ms_cpu']:.2f}x CPU "
             "(target <= 0.5)"
         )
+    report_accuracy(acc, args)
+
+
+def report_accuracy(acc: Any, args: argparse.Namespace) -> None:
     if isinstance(acc, str):
         print(f"severity accuracy: not measured: {acc}")
     else:
