@@ -247,6 +247,8 @@ def accuracy(args: argparse.Namespace, int4: Path) -> tuple[dict[str, Any], dict
     except ImportError:
         return "exporters.slm.tasks.logtriage is not in this checkout"
     folder, spec = tuned_folder(args.tuned)
+    if not (folder / "genai_config.json").is_file():
+        return f"{args.tuned} is not an SLM bundle, a genai folder or a Hugging Face folder (yet)"
     spec = spec or logtriage.prompt_spec()
     rows = logtriage.split(args.seed).heldout[: args.accuracy_n]
     job = json.dumps({"spec": spec, "rows": rows})
