@@ -92,11 +92,13 @@ def _summary(load_s: float, runs: list[tuple[int, Clock, int]]) -> dict[str, flo
     return out
 
 
-def genai_config(folder: Path) -> Any:
+def genai_config(folder: Path, *, arena: bool = True) -> Any:
     import onnxruntime_genai as og
 
     cfg = og.Config(str(folder))
-    one = {"intra_op_num_threads": 1, "inter_op_num_threads": 1}
+    one: dict[str, Any] = {"intra_op_num_threads": 1, "inter_op_num_threads": 1}
+    if not arena:
+        one["enable_cpu_mem_arena"] = False
     cfg.overlay(json.dumps({"model": {"decoder": {"session_options": one}}}))
     return cfg
 
@@ -157,22 +159,25 @@ def worker_llama(gguf: Path, new_tokens: int) -> dict[str, float]:
 
 def worker_agent(folder: Path) -> dict[str, float]:
     """The device's footprint for one text pipeline: the agent's modules imported, the int4 model
-    opened (KV cache bounded by the bundle's max_length), one classify: prefill + 3 labels scored."""
+    opened (KV cache bounded by the bundle's max_length), one classify: prefill + 3 labels scored,
+    with the text engine's settings (no CPU arena, the prompt fed in 32-token chunks)."""
     import onnxruntime_genai as og
 
     for mod in ("edge_agent.agent", "edge_agent.cli.main"):  # what the agent holds besides the model
         importlib.import_module(mod)
 
     after_import = peak_rss_mb()
-    model = og.Model(genai_config(folder))
+    model = og.Model(genai_config(folder, arena=False))
     tok = og.Tokenizer(model)
     prefix = '{"severity": "'
     for label in ("ok", "warning", "fault"):
-        label_logprob(model, tok, chatml(SYSTEM, TEMPLATE.format(input=LINES[2]), prefix), f'{label}"')
+        label_logprob(
+            model, tok, chatml(SYSTEM, TEMPLATE.format(input=LINES[2]), prefix), f'{label}"', chunk=32
+        )
     return {"import_rss_mb": after_import, "rss_mb": peak_rss_mb()}
 
 
-def label_logprob(model: Any, tok: Any, prompt: str, continuation: str) -> float:
+def label_logprob(model: Any, tok: Any, prompt: str, continuation: str, chunk: int = 0) -> float:
     """log P(continuation | prompt), summed over its tokens (how `classify` scores a label)."""
     import numpy as np
     import onnxruntime_genai as og
@@ -182,7 +187,9 @@ def label_logprob(model: Any, tok: Any, prompt: str, continuation: str) -> float
     params = og.GeneratorParams(model)
     params.set_search_options(max_length=len(ids) + len(cont) + 1)
     gen = og.Generator(model, params)
-    gen.append_tokens(ids)
+    step = chunk or len(ids)
+    for start in range(0, len(ids), step):
+        gen.append_tokens(ids[start : start + step])
     total = 0.0
     for t in cont:
         logits = np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1)
