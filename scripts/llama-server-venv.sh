@@ -4,9 +4,10 @@
 # talk to (tests/llama_server.py). The device never needs it.
 #
 # The package index has no binary wheel of it for this platform: pip compiles llama.cpp from source
-# with the machine's gcc and cmake, about 7.5 min on 2 cores. pip keeps the wheel it built in its
-# cache (~/.cache/pip), so a later run, or CI with that cache kept, installs it in seconds; without
-# the cache every run pays the compile again. Needs cmake and a C++ compiler (Debian: cmake g++).
+# with the machine's gcc and cmake: about 7.5 min on 2 idle cores (25 min on 2 busy ones). pip keeps
+# the wheel it built in its cache (~/.cache/pip/wheels), so a later run, or CI with that cache kept,
+# installs it in about 12 s; without the cache every run pays the compile again. Needs cmake and a
+# C++ compiler (Debian: cmake g++).
 #
 # Usage: scripts/llama-server-venv.sh [VENV_DIR]   (default .venv-slm; run scripts/slm-venv.sh first)
 set -euo pipefail
