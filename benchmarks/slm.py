@@ -241,7 +241,8 @@ def tuned_folder(path: Path) -> tuple[Path, dict[str, Any] | None]:
         if not (out / "genai_config.json").is_file():
             print(f"building the tuned model {path} at int4 into {out}", flush=True)
             build_genai(path, out, "int4", 512, cache=OUT / "builder-cache")
-        return out, None
+        spec = path / "prompt_spec.json"  # finetune writes the PromptSpec it tuned for beside the model
+        return out, json.loads(spec.read_text()) if spec.is_file() else None
     return path, None
 
 
