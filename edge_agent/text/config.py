@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from edge_agent.bundle.settings import INPUT, PromptOverride
 from edge_agent.strict import Strict
+from edge_agent.text.escalate_config import EscalateConfig
 
 __all__ = ["INPUT", "PromptOverride", "TextPost"]  # PromptOverride: the bundle owns prompt settings
 
@@ -37,6 +38,10 @@ class TextPost(Strict):
         description="extract: JSON Schema of the answer; None: the bundle's PromptSpec schema.",
     )
     prompt: PromptOverride | None = Field(default=None, description="Overrides of the bundle's prompt.")
+    escalate: EscalateConfig | None = Field(
+        default=None,
+        description="classify: ask a larger model when unsure (off by default; only `send_fields` leave).",
+    )
     max_input_tokens: int = Field(
         default=256, ge=1, le=65536, description="Longer inputs are cut to this many tokens (counted)."
     )

@@ -25,11 +25,13 @@ from edge_agent.stages.protocols import Counters, Gating, Source, Stages, Tensor
 from edge_agent.stages.types import JSON, Letterbox
 from edge_agent.text.config import TextPost
 from edge_agent.text.engine import TextEngine
+from edge_agent.text.escalate import EscalationPolicy, EscalationSetupError, LocalClassifier, build_policy
+from edge_agent.text.escalate_config import BundleTarget
 from edge_agent.text.inputs.factory import text_source
 from edge_agent.text.inputs.file import TextFileSource
-from edge_agent.text.session import INPUT_NAME, TextCounters, TextResult, TextSession
+from edge_agent.text.session import INPUT_NAME, TextCounters, TextResult, TextSession, escalating
 from edge_agent.text.source_config import TextSourceConfig
-from edge_agent.text.tasks import Classify, Task, build_task
+from edge_agent.text.tasks import Classify, Task, build_task, open_classifier
 from edge_agent.text.voting import TextVote, Voter
 
 
@@ -99,6 +101,33 @@ def _interrupt(source: Any) -> None:
         source.close()  # thread-safe: a read() blocked on the backlog returns None (files never block)
 
 
+def _escalation(name: str, post: TextPost, task: Task, stopper: RunStopper) -> EscalationPolicy | None:
+    """The pipeline's `escalate:` policy (off unless configured), asked as its own model was asked."""
+    if post.escalate is None:
+        return None
+    first = task.voters[0].task if isinstance(task, TextVote) else task
+    if not isinstance(first, Classify):
+        raise ModelError(f"pipelines.{name}.postprocess.escalate: escalation is for task classify")
+    spec = first.engine.prompt_spec
+    labels = list(first.labels)
+
+    def open_bundle(target: BundleTarget) -> LocalClassifier:
+        model = ModelConfig(path=target.bundle)
+        return open_classifier(model, labels, target.timeout_s, lambda: stopper.stopped)
+
+    try:
+        return build_policy(
+            post.escalate,
+            labels,
+            label_field=spec.label_field if spec else None,
+            system=first.prompt.system,
+            template=first.prompt.template,
+            open_bundle=open_bundle,
+        )
+    except EscalationSetupError as exc:
+        raise ModelError(f"pipelines.{name}.postprocess.escalate: {exc}") from exc
+
+
 def build_text_stages(
     name: str, cfg: TextPipeline, profile: HardwareProfile | None, stopper: RunStopper
 ) -> Stages:
@@ -114,7 +143,10 @@ def build_text_stages(
     stage_counters: dict[str, Counters] = {"text": counters}
     if isinstance(task, TextVote):
         stage_counters["combination"] = task.stats
-    session = TextSession(task, counters)
+    policy = _escalation(name, post, task, stopper)
+    session = TextSession(task, counters, escalating(policy.apply) if policy is not None else None)
+    if policy is not None:
+        stage_counters["escalations"] = policy.stats
     return Stages(
         model=TextModel(model_id),
         input_name=INPUT_NAME,

@@ -15,7 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 MAX_ISSUES = 20  # a file that is wrong everywhere is reported in a readable amount, then counted
 
 # Tags of pydantic's tagged unions (the node's own `kind` value), never YAML keys.
-_TAGS = {"classification", "yolo", "ssd", "embedding", "raw"}
+_TAGS = {"classification", "yolo", "ssd", "embedding", "raw", "http", "bundle"}  # + escalate.to
 
 
 def validate_doc(cls: type[M], doc: YamlDoc, source_kinds: Sequence[str] = ()) -> M:
