@@ -7,7 +7,7 @@ tokens for both), peak RSS (VmHWM). Rounds are interleaved against drift on a sh
 gives each figure's median over the rounds (peak RSS: the largest). Also measured: a process that
 imports the agent (edge_agent) and opens the int4 model with the bundle's bounded KV cache and runs
 one classify-sized prompt (the device's RSS for one text pipeline), and, when a tuned model is
-present (--tuned, default /work/artifacts/logtriage-tuned) and exporters.slm.tasks.logtriage is
+present (--tuned, default .cache/logtriage-tuned) and exporters.slm.tasks.logtriage is
 importable, zero-shot vs tuned severity accuracy on the log-triage held-out split (label log-probs,
 as `classify` scores them). Prints a markdown table and ratios ours / llama.cpp; saves
 benchmarks/out/slm.png.
@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).parent / "out"
 SLM_PYTHON = ROOT / ".venv-slm" / "bin" / "python"
-DEFAULT_TUNED = Path("/work/artifacts/logtriage-tuned")
+DEFAULT_TUNED = ROOT / ".cache" / "logtriage-tuned"  # where scripts/demo --log-triage and docs/slm.md put it
 
 SYSTEM = "You triage device log lines. Answer in JSON with severity, component and action."
 TEMPLATE = "Triage this device log line:\n{input}"
@@ -157,24 +157,44 @@ def worker_llama(gguf: Path, new_tokens: int) -> dict[str, float]:
     return _summary(load_s, runs)
 
 
-def worker_agent(folder: Path) -> dict[str, float]:
-    """The device's footprint for one text pipeline: the agent's modules imported, the int4 model
-    opened (KV cache bounded by the bundle's max_length), one classify: prefill + 3 labels scored,
-    with the text engine's settings (no CPU arena, the prompt fed in 32-token chunks)."""
-    import onnxruntime_genai as og
+def worker_agent(bundle: Path) -> dict[str, float]:
+    """The device's footprint with one text pipeline: the real Agent (outbox, publisher, stats) running
+    a `text` pipeline (text_file source, classify) on the int4 SLM bundle over the benchmark's log
+    lines, to the end of the file; peak RSS of this process. No broker is needed: the results wait in
+    the outbox, as they would during an outage."""
+    import tempfile
 
-    for mod in ("edge_agent.agent", "edge_agent.cli.main"):  # what the agent holds besides the model
-        importlib.import_module(mod)
+    import yaml
+
+    from edge_agent.agent import Agent
+    from edge_agent.config.models import AgentConfig
 
     after_import = peak_rss_mb()
-    model = og.Model(genai_config(folder, arena=False))
-    tok = og.Tokenizer(model)
-    prefix = '{"severity": "'
-    for label in ("ok", "warning", "fault"):
-        label_logprob(
-            model, tok, chatml(SYSTEM, TEMPLATE.format(input=LINES[2]), prefix), f'{label}"', chunk=32
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "device.log"
+        log.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+        cfg = AgentConfig.model_validate(
+            yaml.safe_load(
+                f"""
+device: {{id: bench, state_dir: {tmp}/state}}
+mqtt: {{host: 127.0.0.1, port: 9}}
+pipelines:
+  triage:
+    source: {{kind: text_file, path: {log}}}
+    model: {{path: {bundle}}}
+    postprocess: {{kind: text, task: classify, labels: [ok, warning, fault]}}
+"""
+            )
         )
-    return {"import_rss_mb": after_import, "rss_mb": peak_rss_mb()}
+        agent = Agent(cfg)
+        agent.start()
+        try:
+            if not agent.wait_finished(600):
+                raise SystemExit("benchmarks/slm.py: the text pipeline did not finish")
+            done = agent.status()["pipelines"]["triage"]["inferred"]
+        finally:
+            agent.stop()
+    return {"import_rss_mb": after_import, "rss_mb": peak_rss_mb(), "lines": float(done)}
 
 
 def label_logprob(model: Any, tok: Any, prompt: str, continuation: str, chunk: int = 0) -> float:
@@ -292,6 +312,20 @@ def models() -> tuple[Path, Path, Path]:
         raise SystemExit(f"benchmarks/slm.py: {exc}") from None
 
 
+def agent_bundle(genai: Path) -> Path:
+    """The int4 genai folder as an SLM bundle, for the agent worker (written once per cache key)."""
+    from exporters.slm.bundle import write_slm_bundle
+    from tests.slm_models import hf_dir
+
+    out = genai.parent / f"bundle-{genai.name}"
+    if not (out / "manifest.json").is_file():
+        write_slm_bundle(
+            out, genai=genai, hf_dir=hf_dir(), precision="int4", source="SmolLM2-135M-Instruct.Q4_1.gguf",
+            target="rpi5", name="smollm2-bench",
+        )  # fmt: skip
+    return out
+
+
 def _pick(key: str) -> Any:
     return max if key == "rss_mb" else statistics.median
 
@@ -333,7 +367,7 @@ def main() -> None:
                 flush=True,
             )
     fig = {n: {k: _pick(k)(x[k] for x in rs) for k in rs[0]} for n, rs in rounds.items()}
-    agent = run_worker(me, ["agent", str(int4)])
+    agent = run_worker(me, ["agent", str(agent_bundle(int4))])
     acc = accuracy(args, int4)
     report(fig, agent, acc, args, gguf)
     plot(fig)
@@ -364,7 +398,7 @@ def report(
         cells = " | ".join(f.format(fig[n][key]) for n in names)
         print(f"| {label} | {cells} | {ours[key] / ll[key]:.2f} | {target} |")
     print(
-        "\nagent process with one text pipeline (edge_agent imported, int4 model open, one classify): "
+        "\nthe agent running one text pipeline (int4 bundle, classify, every benchmark line): "
         f"peak RSS {agent['rss_mb']:.0f} MB (imports alone {agent['import_rss_mb']:.0f} MB; target <= 300)"
     )
     for name in ("genai int4", "genai int8"):
