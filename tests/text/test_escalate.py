@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_agent.config.reader import read_yaml_text
-from edge_agent.config.validate import validate_doc
 from pydantic import ValidationError
 
 from edge_agent.errors import ConfigError
@@ -24,6 +22,8 @@ from edge_agent.text.escalate import (
 )
 from edge_agent.text.escalate_answer import EscalationError, label_prob, parse_label
 from edge_agent.text.escalate_config import BundleTarget, EscalateConfig, HttpTarget
+from edge_agent.yamlfile.reader import read_yaml_text
+from edge_agent.yamlfile.validate import validate_doc
 from tests.llama_server import free_port, silent_server
 
 LABELS = ["ok", "warning", "fault"]
