@@ -203,7 +203,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("rtc_failure", "fault", "time", "replace the RTC battery", "kernel",
        "rtc-ds1307 1-0068: hctosys: unable to read the hardware clock",
        "rtc-ds1307 1-0068: read error -5"),
-)
+)  # fmt: skip
 
 _USERS = ("pi", "admin", "ops", "deploy", "edge", "root", "backup", "maria", "jonas", "li")
 _BAD_USERS = ("test", "oracle", "guest", "ubuntu", "support", "user1", "ftpuser", "postgres")
@@ -232,7 +232,8 @@ def fields(rng: random.Random) -> dict[str, object]:
     """Fresh values for every placeholder a template may use (str.format ignores the unused ones)."""
     unit, desc = rng.choice(_UNITS)
     dev = rng.choice(_DEVS)
-    hexs = ["%016x" % rng.getrandbits(48) for _ in range(3)]
+    hexs = [f"{rng.getrandbits(48):016x}" for _ in range(3)]
+    mac = ":".join(f"{rng.randint(0, 255):02x}" for _ in range(6))
     return {
         "user": rng.choice(_USERS), "baduser": rng.choice(_BAD_USERS),
         "ip": _ip(rng), "gw": _ip(rng), "port": rng.randint(1024, 65535), "pid": rng.randint(300, 32000),
@@ -241,14 +242,14 @@ def fields(rng: random.Random) -> dict[str, object]:
         "cmd": rng.choice(_CMDS), "unit": unit, "desc": desc,
         "target": rng.choice(("Network is Online", "Timers", "Multi-User System", "Sockets")),
         "iface": rng.choice(("eth0", "wlan0", "end0")), "eth": rng.choice(("eth0", "end0", "eth1")),
-        "wlan": rng.choice(("wlan0", "wlan1")), "mac": ":".join("%02x" % rng.randint(0, 255) for _ in range(6)),
+        "wlan": rng.choice(("wlan0", "wlan1")), "mac": mac,
         "n": rng.randint(1, 9), "n2": rng.randint(2, 40), "n3": rng.randint(1000, 1800),
         "big": rng.randint(1000, 999999), "big2": rng.randint(1000, 999999),
         "big3": rng.randint(1000, 999999), "big4": rng.randint(1000000, 9999999),
-        "hex4": "%04x" % rng.getrandbits(16), "hex4b": "%04x" % rng.getrandbits(16),
+        "hex4": f"{rng.getrandbits(16):04x}", "hex4b": f"{rng.getrandbits(16):04x}",
         "hex": hexs[0], "hex2": hexs[1], "hex3": hexs[2],
         "dev": dev, "disk": dev.rstrip("0123456789").removesuffix("p") or dev,
-        "client": rng.choice(("sensor", "cam", "plc", "meter", "edge")) + "-%03d" % rng.randint(1, 999),
+        "client": rng.choice(("sensor", "cam", "plc", "meter", "edge")) + f"-{rng.randint(1, 999):03d}",
         "temp_ok": rng.randint(38, 62), "temp_warm": rng.randint(72, 80), "temp_hot": rng.randint(90, 110),
         "pct_low": rng.randint(0, 40), "pct_high": rng.randint(86, 98), "mb": rng.randint(12, 900),
         "total": rng.choice((512, 1024, 2048, 4096, 8192)), "secs": rng.randint(2, 240),
@@ -256,7 +257,7 @@ def fields(rng: random.Random) -> dict[str, object]:
         "cpu": rng.randint(0, 3), "cpu2": rng.randint(0, 3), "dbm": rng.randint(82, 94),
         "domain": rng.choice(("debian.pool.ntp.org", "raspberrypi.pool.ntp.org", "time.cloudflare.com")),
         "cert": rng.choice(("mosquitto", "edge-agent", "server", "broker")), "host": rng.choice(_HOSTS),
-        "date": "2027-0%d-%02d" % (rng.randint(1, 9), rng.randint(1, 28)),
+        "date": f"2027-0{rng.randint(1, 9)}-{rng.randint(1, 28):02d}",
         "product": rng.choice(_PRODUCTS), "pkg": rng.choice(_PKGS), "pkg2": rng.choice(_PKGS),
     }  # fmt: skip
 
