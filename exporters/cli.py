@@ -23,6 +23,8 @@ from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
+from exporters.slm.finetune import REPORT as FINETUNE_REPORT
+from exporters.slm.finetune import build_parser as finetune_parser
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--key", type=Path, required=True)
     s.set_defaults(func=cmd_sign)
 
+    f = sub.add_parser(
+        "finetune",
+        parents=[finetune_parser(add_help=False)],
+        help="tune a small language model for a task on the CPU (in .venv-slm; docs/slm-finetune.md)",
+    )
+    f.add_argument("--json", action="store_true", help="print finetune_report.json on stdout")
+    f.set_defaults(func=cmd_finetune)
+
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)
     v.add_argument("--key", type=Path, action="append", default=[], help="trusted public key (repeatable)")
@@ -194,6 +204,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    # The training needs torch and transformers 5: it runs in the SLM environment, its progress bar
+    # and figures streamed here; this side only forwards the arguments and reads the report.
+    from exporters.slm.env import run_in_slm_env
+    from exporters.slm.finetune_data import read_jsonl
+
+    # Bad data fails here in a second (exit 2), not after the SLM environment has loaded torch.
+    for path in (args.train, args.eval):
+        if path is not None:
+            read_jsonl(path)
+    run_in_slm_env("exporters.slm.finetune", [a for a in args.argv if a != "--json"], stream=True)
+    if args.json:
+        print((args.out / FINETUNE_REPORT).read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     key, pub = write_keypair(args.stem, overwrite=args.force)
     print(f"private key: {key} (keep it secret)\npublic key:  {pub} (copy to devices' trusted_keys)")
@@ -227,10 +253,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    raw = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(raw)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command == "finetune":
+        args.argv = raw[raw.index("finetune") + 1 :]
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2

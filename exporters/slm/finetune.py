@@ -36,8 +36,11 @@ REPORT = "finetune_report.json"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-export finetune", description=__doc__.split("\n\n")[0])
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """The finetune options; `edge-export finetune` takes them as a parent parser."""
+    p = argparse.ArgumentParser(
+        prog="edge-export finetune", description=__doc__.split("\n\n")[0], add_help=add_help
+    )
     p.add_argument("--base", required=True, help="GGUF file, Hugging Face causal-LM folder, or 'shipped'")
     data = p.add_mutually_exclusive_group(required=True)
     data.add_argument("--train", type=Path, help="JSONL of {input, output} rows")

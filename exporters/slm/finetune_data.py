@@ -38,6 +38,8 @@ class Example:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSONL file; a line that is not a JSON object is an error naming the line."""
+    if not path.is_file():
+        raise UsageError(f"{path}: expected a JSONL file, got no such file")
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
