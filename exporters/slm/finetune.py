@@ -54,6 +54,7 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--top-layers", type=int, default=8, help="train the top N decoder layers (0: all)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-4 full, 1e-3 LoRA)")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--label-weight", type=float, default=4.0, help="loss weight of the label's tokens")
     p.add_argument("--max-input-tokens", type=int, default=96, help="longer inputs are cut (default 96)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -110,18 +111,20 @@ def resolve_base(base: str, scratch: Path) -> Path:
     raise UsageError(f"--base {base}: expected a .gguf file, a Hugging Face folder or 'shipped'")
 
 
-def _batch(pairs: list[tuple[list[int], int]], pad: int) -> dict[str, Any]:
+def _batch(pairs: list[tuple[list[int], int, int, int]], pad: int, label_weight: float) -> dict[str, Any]:
     import torch
 
-    width = max(len(ids) for ids, _ in pairs)
+    width = max(len(p[0]) for p in pairs)
     ids = torch.full((len(pairs), width), pad, dtype=torch.long)
     mask = torch.zeros_like(ids)
     labels = torch.full_like(ids, -100)
-    for i, (seq, start) in enumerate(pairs):
+    weights = torch.ones((len(pairs), width))
+    for i, (seq, start, first, end) in enumerate(pairs):
         ids[i, : len(seq)] = torch.tensor(seq)
         mask[i, : len(seq)] = 1
         labels[i, start : len(seq)] = ids[i, start : len(seq)]
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        weights[i, first:end] = label_weight
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
 
 
 def freeze_below(model: Any, top_layers: int) -> int:
@@ -146,7 +149,8 @@ def freeze_below(model: Any, top_layers: int) -> int:
 
 
 def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
-    """Cross-entropy on the answer tokens, the output head run at those positions only (the
+    """Cross-entropy on the answer tokens, the label's weighted (`classify` reads that one token;
+    the rest teaches `extract` the JSON), the output head run at those positions only (the
     prompt's positions would cost the 49k-wide head for nothing)."""
     import torch
 
@@ -155,7 +159,9 @@ def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
     targets = batch["labels"][:, 1:]
     keep = targets != -100
     logits = core.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+    losses = torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="none")
+    weights = batch["weights"][:, 1:][keep]
+    return (losses * weights).sum() / weights.sum()
 
 
 def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace) -> dict[str, Any]:
@@ -187,7 +193,7 @@ def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace
             rng.shuffle(extra)
             order += extra
         picked, order = order[: args.batch_size], order[args.batch_size :]
-        loss = answer_loss(model, _batch([pairs[i] for i in picked], enc.eos))
+        loss = answer_loss(model, _batch([pairs[i] for i in picked], enc.eos, args.label_weight))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -198,6 +204,7 @@ def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace
             # Aim the decay at the steps the budget allows, so a time-bound run still ends low.
             per_step = (time.monotonic() - t0) / step
             planned = max(step + 1, min(planned, int(args.time_budget_s / per_step)))
+            warmup = max(1, planned // 10)
             bar.total = planned
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.1e}")
@@ -278,6 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         top_layers=args.top_layers,
         lr=args.lr,
         batch_size=args.batch_size,
+        label_weight=args.label_weight,
         max_input_tokens=args.max_input_tokens,
         seed=args.seed,
         step_budget=args.steps,

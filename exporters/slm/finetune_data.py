@@ -163,7 +163,10 @@ class Encoder:
         pieces = [self.prompt["answer_prefix"], ex.label, self.prompt["label_suffix"], ex.answer[len(head) :]]
         return [t for p in pieces if p for t in self.ids(p)] + [self.eos]
 
-    def training_pair(self, ex: Example) -> tuple[list[int], int]:
-        """(prompt + answer ids, where the answer starts): the loss is taken from there on."""
+    def training_pair(self, ex: Example) -> tuple[list[int], int, int, int]:
+        """(prompt + answer ids, where the answer starts, where the label's tokens start and end):
+        the loss is taken from the answer's start on, the label's tokens weighted."""
         p = self.prompt_ids(ex.text)
-        return p + self.answer_ids(ex), len(p)
+        prefix = self.prompt["answer_prefix"]
+        first = len(p) + (len(self.ids(prefix)) if prefix else 0)
+        return p + self.answer_ids(ex), len(p), first, first + len(self.ids(ex.label))

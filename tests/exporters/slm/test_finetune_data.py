@@ -28,7 +28,8 @@ def test_label_tokens_are_the_ones_classify_scores(tokenizer: Any) -> None:
     enc = Encoder(tokenizer, prompt, max_input_tokens=96)
     ex = examples(logtriage.generate(2, 6), "severity")
     for e in ex:
-        ids, start = enc.training_pair(e)
+        ids, start, first, end = enc.training_pair(e)
+        assert ids[first:end] == enc.ids(e.label)
         ctx = enc.prompt_ids(e.text) + enc.ids(prompt["answer_prefix"])
         # classify tokenizes prompt + prefix + label + suffix as one text; training must agree
         whole = enc.ids(tokenizer.decode(ctx) + e.label + prompt["label_suffix"])
