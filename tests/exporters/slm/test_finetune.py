@@ -42,21 +42,24 @@ def _report(out: Path) -> dict[str, Any]:
 
 def test_tuning_raises_accuracy_above_zero_shot(tuned: Path) -> None:
     r = _report(tuned)
-    assert r["steps"] == 14 and r["heldout_lines"] == 36
+    assert r["steps"] == 14
+    assert r["heldout_lines"] == 36
     assert not set(r["train_families"]) & set(r["heldout_families"])
     assert r["loss_last"] < r["loss_first"]
     assert r["train_after"]["accuracy"] > r["train_before"]["accuracy"]
     assert r["heldout_after"]["accuracy"] > r["heldout_before"]["accuracy"]
-    assert r["train_wall_s"] > 0 and r["train_cpu_s"] > 0
+    assert r["train_wall_s"] > 0
+    assert r["train_cpu_s"] > 0
 
 
 def test_outputs_are_what_build_takes(tuned: Path) -> None:
-    import onnxruntime_genai as og
+    import onnxruntime_genai as og  # type: ignore[import-untyped]
 
     from exporters.slm.builder import build_genai
 
     spec = PromptSpec.model_validate_json((tuned / PROMPT_SPEC).read_text(encoding="utf-8"))
-    assert spec.labels == ["ok", "warning", "fault"] and spec.answer_prefix == '{"severity": "'
+    assert spec.labels == ["ok", "warning", "fault"]
+    assert spec.answer_prefix == '{"severity": "'
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         assert (tuned / name).is_file(), name
     genai = build_genai(tuned, tuned.parent / "genai", "int4", 256, cache=cache_root() / "builder-cache")

@@ -7,7 +7,7 @@ import json
 import re
 from collections import Counter
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from edge_agent.bundle.manifest import PromptSpec
@@ -22,7 +22,8 @@ def test_split_holds_out_whole_families_of_every_severity(seed: int) -> None:
     held_fams = {r["family"] for r in sp.heldout}
     assert not train_fams & held_fams
     assert held_fams == set(sp.heldout_families)
-    assert len(sp.heldout_families) == 12 and len(sp.train_families) == len(FAMILIES) - 12
+    assert len(sp.heldout_families) == 12
+    assert len(sp.train_families) == len(FAMILIES) - 12
     for rows in (sp.train, sp.heldout):
         counts = Counter(r["severity"] for r in rows)
         assert set(counts) == set(SEVERITIES)
@@ -42,14 +43,17 @@ def test_answers_validate_against_the_task_schema() -> None:
         assert answer.startswith(logtriage.ANSWER_PREFIX + row["severity"] + logtriage.LABEL_SUFFIX)
         jsonschema.validate(json.loads(answer), schema)
         assert row["component"] in COMPONENTS
-        assert "\n" not in row["text"] and row["text"].strip() == row["text"]
+        assert "\n" not in row["text"]
+        assert row["text"].strip() == row["text"]
 
 
 def test_prompt_spec_is_a_manifest_prompt_spec() -> None:
     spec = PromptSpec.model_validate(logtriage.prompt_spec())
-    assert spec.labels == ["ok", "warning", "fault"] and spec.label_field == "severity"
+    assert spec.labels == ["ok", "warning", "fault"]
+    assert spec.label_field == "severity"
     assert spec.template.format(input="x") == "Triage this device log line:\nx"
-    assert spec.schema_ is not None and spec.schema_["properties"]["severity"]["enum"] == spec.labels
+    assert spec.schema_ is not None
+    assert spec.schema_["properties"]["severity"]["enum"] == spec.labels
 
 
 def test_no_program_or_alarm_word_gives_the_severity_away() -> None:
@@ -61,12 +65,13 @@ def test_no_program_or_alarm_word_gives_the_severity_away() -> None:
     # The programs that log at every level, and the words a keyword rule would key on.
     for word in ("kernel", "systemd", "sshd", "mosquitto", "usb", "mmc"):
         assert len(by_word[word]) >= 2, word
-    assert by_word["errors"] & {"ok"} and by_word["error"] >= {"warning", "fault"}
+    assert by_word["errors"] & {"ok"}
+    assert by_word["error"] >= {"warning", "fault"}
     assert {"ok", "fault"} <= by_word["failed"] | by_word["failure"]
 
 
 def test_bad_arguments_name_what_was_expected() -> None:
-    with pytest.raises(ValueError, match="heldout_per_severity: expected 1..15"):
+    with pytest.raises(ValueError, match=r"heldout_per_severity: expected 1\.\.15"):
         logtriage.split(0, heldout_per_severity=16)
     with pytest.raises(ValueError, match="n: expected a count"):
         logtriage.generate(0, -1)
