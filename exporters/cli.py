@@ -24,6 +24,8 @@ from exporters import __version__
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
 from exporters.slm.cli import add_slm_arguments, cmd_slm_build
+from exporters.slm.finetune import REPORT as FINETUNE_REPORT
+from exporters.slm.finetune import build_parser as finetune_parser
 from exporters.slm.source import is_slm_source
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,16 @@ def _dim(text: str) -> tuple[str, int]:
     if not name or not size.isdigit():
         raise argparse.ArgumentTypeError(f"expected NAME=SIZE, got {text!r}")
     return name, int(size)
+
+
+def _add_finetune(sub: Any) -> None:
+    f = sub.add_parser(
+        "finetune",
+        parents=[finetune_parser(add_help=False)],
+        help="tune a small language model for a task on the CPU (in .venv-slm; docs/slm.md)",
+    )
+    f.add_argument("--json", action="store_true", help="print finetune_report.json on stdout")
+    f.set_defaults(func=cmd_finetune)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("bundle", type=Path)
     s.add_argument("--key", type=Path, required=True)
     s.set_defaults(func=cmd_sign)
+
+    _add_finetune(sub)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)
@@ -201,6 +215,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    # The training needs torch and transformers 5: it runs in the SLM environment, its progress bar
+    # and figures streamed here; this side only forwards the arguments and reads the report.
+    from exporters.slm.env import run_in_slm_env
+    from exporters.slm.finetune_data import read_jsonl
+
+    # Bad data fails here in a second (exit 2), not after the SLM environment has loaded torch.
+    for path in (args.train, args.eval):
+        if path is not None:
+            read_jsonl(path)
+    run_in_slm_env("exporters.slm.finetune", [a for a in args.argv if a != "--json"], stream=True)
+    if args.json:
+        print((args.out / FINETUNE_REPORT).read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     key, pub = write_keypair(args.stem, overwrite=args.force)
     print(f"private key: {key} (keep it secret)\npublic key:  {pub} (copy to devices' trusted_keys)")
@@ -234,10 +264,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    raw = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(raw)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command == "finetune":
+        args.argv = raw[raw.index("finetune") + 1 :]
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2

@@ -44,16 +44,19 @@ def _has_builder() -> bool:
         return False
 
 
-def run_in_slm_env(module: str, args: list[str], log: Path | None = None) -> None:
+def run_in_slm_env(module: str, args: list[str], log: Path | None = None, *, stream: bool = False) -> None:
     """Run `python -m module args` in the SLM environment with this checkout importable; its output
-    goes to `log` (progress bars included), and a failure raises ExportError with the log's tail."""
+    goes to `log` (progress bars included), or to this process's own stdout/stderr with `stream`
+    (a long step the user watches), and a failure raises ExportError with the log's tail."""
     py = slm_python()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     cmd = [str(py), "-m", module, *args]
-    if log is None:
+    if stream:
+        code, tail = subprocess.run(cmd, env=env, check=False).returncode, "(its output is above)"
+    elif log is None:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         code, tail = done.returncode, (done.stdout + done.stderr)[-3000:]
     else:

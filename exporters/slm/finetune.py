@@ -1,0 +1,323 @@
+"""Fine-tune a small causal LM for one task on the CPU, and hand the merged model to `build`
+(`edge-export finetune`, docs/slm.md, "Fine-tuning"). Runs in .venv-slm (torch, transformers 5, peft).
+
+Full fine-tuning or LoRA (peft, merged into the weights before saving), AdamW with a short warm-up
+and a linear decay, a step budget and a time budget (whichever ends first; the decay is re-aimed at
+the steps the time budget allows once the first steps are timed). The loss is taken on the answer
+only. Before and after training it measures the held-out label accuracy exactly as the text
+pipeline's `classify` scores (exporters.slm.label_scoring), and writes to OUT:
+
+- the merged Hugging Face folder (config, safetensors, the tokenizer with its chat template),
+- prompt_spec.json: the PromptSpec (edge_agent.bundle.manifest) for `build`,
+- finetune_report.json: the figures, the settings and the training's wall and CPU time.
+
+Usage (in .venv-slm): python -m exporters.slm.finetune --base GGUF|HF_DIR|shipped --task logtriage
+--out DIR [--steps N] [--time-budget-s S] [--lora] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from exporters.errors import UsageError
+from exporters.slm.finetune_data import Encoder, Example, examples, holdout, prompt_for, read_jsonl
+from exporters.slm.label_scoring import Accuracy, score
+
+PROMPT_SPEC = "prompt_spec.json"
+REPORT = "finetune_report.json"
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """The finetune options; `edge-export finetune` takes them as a parent parser."""
+    p = argparse.ArgumentParser(
+        prog="edge-export finetune", description=__doc__.split("\n\n")[0], add_help=add_help
+    )
+    p.add_argument("--base", required=True, help="GGUF file, Hugging Face causal-LM folder, or 'shipped'")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--train", type=Path, help="JSONL of {input, output} rows")
+    data.add_argument("--task", choices=["logtriage"], help="a built-in task with generated data")
+    p.add_argument("--eval", type=Path, help="held-out JSONL (default: held-out families or a tenth)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the tuned model")
+    p.add_argument("--steps", type=int, default=150, help="optimizer steps at most (default 150)")
+    p.add_argument("--time-budget-s", type=float, help="stop training after this many seconds")
+    p.add_argument("--lora", action="store_true", help="train LoRA adapters (peft), merged at the end")
+    p.add_argument("--lora-rank", type=int, default=16)
+    p.add_argument("--top-layers", type=int, default=8, help="train the top N decoder layers (0: all)")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-4 full, 1e-3 LoRA)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--label-weight", type=float, default=4.0, help="loss weight of the label's tokens")
+    p.add_argument("--max-input-tokens", type=int, default=96, help="longer inputs are cut (default 96)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--n-train", type=int, default=1200, help="--task: generated training lines")
+    p.add_argument("--n-heldout", type=int, default=300, help="--task: generated held-out lines")
+    p.add_argument("--eval-limit", type=int, help="score at most this many held-out rows")
+    p.add_argument("--train-eval", type=int, default=0, help="also score this many training rows")
+    p.add_argument("--system", help="--train: the system prompt")
+    p.add_argument("--template", default="{input}", help="--train: the user turn, with {input}")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+Data = tuple[list[Example], list[Example], dict[str, Any], dict[str, Any]]
+
+
+def load_data(args: argparse.Namespace) -> Data:
+    """(train, held-out, PromptSpec fields, what the data was) from --task or --train/--eval."""
+    if args.task == "logtriage":
+        from exporters.slm.tasks import logtriage
+
+        sp = logtriage.split(args.seed, n_train=args.n_train, n_heldout=args.n_heldout)
+        prompt = logtriage.prompt_spec()
+        train_rows, held_rows = sp.train, sp.heldout
+        about: dict[str, Any] = {
+            "task": "logtriage",
+            "train_families": sp.train_families,
+            "heldout_families": sp.heldout_families,
+        }
+    else:
+        rows = read_jsonl(args.train)
+        train_rows, held_rows = (rows, read_jsonl(args.eval)) if args.eval else holdout(rows, args.seed)
+        prompt = prompt_for(train_rows, args.system, args.template)
+        about = {"train_file": str(args.train), "eval_file": str(args.eval) if args.eval else None}
+    field = prompt["label_field"]
+    train, held = examples(train_rows, field), examples(held_rows, field)
+    if args.eval_limit:
+        held = held[: args.eval_limit]
+    about.update(train_lines=len(train), heldout_lines=len(held))
+    return train, held, prompt, about
+
+
+def resolve_base(base: str, scratch: Path) -> Path:
+    """An HF folder for `base`: itself, or a GGUF (or 'shipped') dequantized into `scratch`."""
+    from exporters.slm.gguf import gguf_to_hf, shipped_gguf
+
+    path = shipped_gguf() if base == "shipped" else Path(base)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UsageError(f"--base {path}: expected a Hugging Face folder with config.json")
+        return path
+    if path.suffix == ".gguf" and path.is_file():
+        return gguf_to_hf(path, scratch)
+    raise UsageError(f"--base {base}: expected a .gguf file, a Hugging Face folder or 'shipped'")
+
+
+def _batch(pairs: list[tuple[list[int], int, int, int]], pad: int, label_weight: float) -> dict[str, Any]:
+    import torch
+
+    width = max(len(p[0]) for p in pairs)
+    ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    labels = torch.full_like(ids, -100)
+    weights = torch.ones((len(pairs), width))
+    for i, (seq, start, first, end) in enumerate(pairs):
+        ids[i, : len(seq)] = torch.tensor(seq)
+        mask[i, : len(seq)] = 1
+        labels[i, start : len(seq)] = ids[i, start : len(seq)]
+        weights[i, first:end] = label_weight
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
+
+
+def freeze_below(model: Any, top_layers: int) -> int:
+    """Train only the top `top_layers` decoder layers and the final norm (0: every layer); returns
+    the trainable parameter count. The embedding stays frozen: it is tied to the output head in
+    models like SmolLM2 (a third of the weights), and a task this narrow needs no new vocabulary.
+    Frozen lower layers cost no backward pass, which is what makes CPU training fit minutes."""
+    core = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = core.get_decoder()
+    layers = list(decoder.layers)
+    keep = layers if top_layers <= 0 else layers[-top_layers:]
+    for p in core.parameters():
+        p.requires_grad_(False)
+    for layer in keep:
+        for name, p in layer.named_parameters():
+            # with LoRA only the adapters train; peft froze the base weights
+            p.requires_grad_("lora_" in name or not hasattr(model, "get_base_model"))
+    if not hasattr(model, "get_base_model"):
+        for p in decoder.norm.parameters():
+            p.requires_grad_(True)
+    return sum(p.numel() for p in core.parameters() if p.requires_grad)
+
+
+def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
+    """Cross-entropy on the answer tokens, the label's weighted (`classify` reads that one token;
+    the rest teaches `extract` the JSON), the output head run at those positions only (the
+    prompt's positions would cost the 49k-wide head for nothing)."""
+    import torch
+
+    core = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    targets = batch["labels"][:, 1:]
+    keep = targets != -100
+    logits = core.get_output_embeddings()(hidden.last_hidden_state[:, :-1][keep])
+    losses = torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="none")
+    weights = batch["weights"][:, 1:][keep]
+    return (losses * weights).sum() / weights.sum()
+
+
+def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace) -> dict[str, Any]:
+    """The training loop; returns its figures (steps, losses, wall and CPU seconds)."""
+    import torch
+    from tqdm import tqdm
+
+    pairs = [enc.training_pair(ex) for ex in exs]
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    rng = random.Random(args.seed)
+    order: list[int] = []
+    planned = args.steps
+    warmup = max(1, planned // 10)
+    losses: list[float] = []
+    model.train()
+    t0, c0 = time.monotonic(), time.process_time()
+    bar = tqdm(total=planned, desc="finetune", unit="step", disable=args.no_progress, file=sys.stderr)
+    step = 0
+    while step < planned:
+        if args.time_budget_s is not None and time.monotonic() - t0 >= args.time_budget_s:
+            break
+        decay = 1 - max(0, step - warmup) / max(1, planned - warmup)
+        lr = args.lr * min(1.0, (step + 1) / warmup) * max(0.05, decay)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if len(order) < args.batch_size:
+            extra = list(range(len(pairs)))
+            rng.shuffle(extra)
+            order += extra
+        picked, order = order[: args.batch_size], order[args.batch_size :]
+        loss = answer_loss(model, _batch([pairs[i] for i in picked], enc.eos, args.label_weight))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        step += 1
+        if args.time_budget_s is not None and (step == 3 or (step > 3 and step % 10 == 0)):
+            # Aim the decay at the steps the budget allows, so a time-bound run still ends low;
+            # re-aimed every 10 steps, as the first steps are slower and a shared CPU's speed moves.
+            per_step = (time.monotonic() - t0) / step
+            planned = max(step + 1, min(args.steps, int(args.time_budget_s / per_step)))
+            if step == 3:
+                warmup = max(1, planned // 10)
+            bar.total = planned
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.1e}")
+    bar.close()
+    wall, cpu = time.monotonic() - t0, time.process_time() - c0
+    k = max(1, min(10, len(losses) // 5))
+    return {
+        "steps": step,
+        "train_wall_s": round(wall, 1),
+        "train_cpu_s": round(cpu, 1),
+        "s_per_step": round(wall / max(1, step), 2),
+        "loss_first": round(sum(losses[:k]) / k, 4) if losses else None,
+        "loss_last": round(sum(losses[-k:]) / k, 4) if losses else None,
+        "losses": [round(v, 4) for v in losses],
+    }
+
+
+def _show(name: str, acc: Accuracy) -> str:
+    labels = " ".join(f"{k} {v:.0%}" for k, v in acc.per_label.items())
+    return f"{name}: {acc.accuracy:.1%} of {acc.n} ({labels}; predicted {acc.predicted})"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Tune, measure before and after, write OUT; returns the report."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    args.lr = args.lr or (1e-3 if args.lora else 1e-4)
+    train_ex, held_ex, prompt, about = load_data(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    scratch = args.out / ".base-hf"
+    base = resolve_base(args.base, scratch)
+    auto_tok: Any = AutoTokenizer  # Any: transformers 5 here, the main venv's 4.x for mypy
+    auto_model: Any = AutoModelForCausalLM
+    tok = auto_tok.from_pretrained(base)
+    model = auto_model.from_pretrained(base, dtype=torch.float32)
+    enc = Encoder(tok, prompt, args.max_input_tokens)
+    labels = list(prompt["labels"])
+    report: dict[str, Any] = {"base": str(args.base), **about, "labels": labels, "threads": args.threads}
+    train_slice = train_ex[: args.train_eval]
+
+    t = time.monotonic()
+    before = score(model, enc, held_ex, labels)
+    report["eval_s"] = round(time.monotonic() - t, 1)
+    print(_show("held-out before (zero-shot)", before), file=sys.stderr)
+    before_train = score(model, enc, train_slice, labels) if train_slice else None
+
+    if args.lora:
+        from peft import LoraConfig, get_peft_model  # type: ignore[import-not-found]  # .venv-slm only
+
+        n = len(model.get_decoder().layers)
+        top = list(range(n - args.top_layers, n)) if 0 < args.top_layers < n else None
+        cfg = LoraConfig(
+            r=args.lora_rank,
+            lora_alpha=2 * args.lora_rank,
+            lora_dropout=0.0,
+            target_modules=LORA_TARGETS,
+            layers_to_transform=top,
+        )
+        model = get_peft_model(model, cfg)
+    report["trainable_params"] = freeze_below(model, args.top_layers)
+    figures = train(model, enc, train_ex, args)
+    if args.lora:
+        model = model.merge_and_unload()
+    after = score(model, enc, held_ex, labels)
+    print(_show("held-out after (tuned)  ", after), file=sys.stderr)
+    after_train = score(model, enc, train_slice, labels) if train_slice else None
+
+    model.save_pretrained(args.out, safe_serialization=True)
+    tok.save_pretrained(args.out)
+    shutil.rmtree(scratch, ignore_errors=True)
+    (args.out / PROMPT_SPEC).write_text(json.dumps(prompt, indent=2, ensure_ascii=False), encoding="utf-8")
+    report.update(
+        method="lora" if args.lora else "full",
+        lora_rank=args.lora_rank if args.lora else None,
+        top_layers=args.top_layers,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        label_weight=args.label_weight,
+        max_input_tokens=args.max_input_tokens,
+        seed=args.seed,
+        step_budget=args.steps,
+        time_budget_s=args.time_budget_s,
+        **figures,
+        heldout_before=before.as_dict(),
+        heldout_after=after.as_dict(),
+        train_before=before_train.as_dict() if before_train else None,
+        train_after=after_train.as_dict() if after_train else None,
+        torch=torch.__version__,
+    )
+    (args.out / REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(
+        f"held-out {prompt['label_field'] or 'label'} accuracy: zero-shot {before.accuracy:.1%} "
+        f"→ tuned {after.accuracy:.1%} "
+        f"({after.n} lines); {figures['steps']} steps in {figures['train_wall_s']} s wall, "
+        f"{figures['train_cpu_s']} s CPU; wrote {args.out}"
+    )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except UsageError as exc:
+        print(f"edge-export finetune: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

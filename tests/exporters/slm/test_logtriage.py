@@ -1,0 +1,77 @@
+"""The log-triage task's data: a split with no family on both sides, balanced severities, answers
+valid against the task's schema, and severity carried by meaning, not by one give-away token."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+
+from edge_agent.bundle.manifest import PromptSpec
+from exporters.slm.tasks import logtriage
+from exporters.slm.tasks.logtriage_families import COMPONENTS, FAMILIES, SEVERITIES
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_split_holds_out_whole_families_of_every_severity(seed: int) -> None:
+    sp = logtriage.split(seed, n_train=300, n_heldout=90)
+    train_fams = {r["family"] for r in sp.train}
+    held_fams = {r["family"] for r in sp.heldout}
+    assert not train_fams & held_fams
+    assert held_fams == set(sp.heldout_families)
+    assert len(sp.heldout_families) == 12
+    assert len(sp.train_families) == len(FAMILIES) - 12
+    for rows in (sp.train, sp.heldout):
+        counts = Counter(r["severity"] for r in rows)
+        assert set(counts) == set(SEVERITIES)
+        assert max(counts.values()) - min(counts.values()) <= 1
+    assert "12 held-out families (90 lines)" in sp.describe()
+
+
+def test_split_is_a_function_of_its_seed() -> None:
+    assert logtriage.split(3, 60, 30).heldout == logtriage.split(3, 60, 30).heldout
+    assert logtriage.split(3).heldout_families != logtriage.split(4).heldout_families
+
+
+def test_answers_validate_against_the_task_schema() -> None:
+    schema = logtriage.schema()
+    for row in logtriage.generate(5, 200):
+        answer = logtriage.answer(row)
+        assert answer.startswith(logtriage.ANSWER_PREFIX + row["severity"] + logtriage.LABEL_SUFFIX)
+        jsonschema.validate(json.loads(answer), schema)
+        assert row["component"] in COMPONENTS
+        assert "\n" not in row["text"]
+        assert row["text"].strip() == row["text"]
+
+
+def test_prompt_spec_is_a_manifest_prompt_spec() -> None:
+    spec = PromptSpec.model_validate(logtriage.prompt_spec())
+    assert spec.labels == ["ok", "warning", "fault"]
+    assert spec.label_field == "severity"
+    assert spec.template.format(input="x") == "Triage this device log line:\nx"
+    assert spec.schema_ is not None
+    assert spec.schema_["properties"]["severity"]["enum"] == spec.labels
+
+
+def test_no_program_or_alarm_word_gives_the_severity_away() -> None:
+    rows = logtriage.generate(11, 3000)
+    by_word: dict[str, set[str]] = {}
+    for r in rows:
+        for word in set(re.findall(r"[a-z]+", r["text"].lower())):
+            by_word.setdefault(word, set()).add(r["severity"])
+    # The programs that log at every level, and the words a keyword rule would key on.
+    for word in ("kernel", "systemd", "sshd", "mosquitto", "usb", "mmc"):
+        assert len(by_word[word]) >= 2, word
+    assert by_word["errors"] & {"ok"}
+    assert by_word["error"] >= {"warning", "fault"}
+    assert {"ok", "fault"} <= by_word["failed"] | by_word["failure"]
+
+
+def test_bad_arguments_name_what_was_expected() -> None:
+    with pytest.raises(ValueError, match=r"heldout_per_severity: expected 1\.\.15"):
+        logtriage.split(0, heldout_per_severity=16)
+    with pytest.raises(ValueError, match="n: expected a count"):
+        logtriage.generate(0, -1)
