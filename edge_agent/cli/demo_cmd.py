@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,49 +231,39 @@ def _broker(args: argparse.Namespace, workdir: Path) -> tuple[Any, tuple[str, in
     return broker, ("127.0.0.1", broker.port, broker.protocol)
 
 
-def _wait(signals: _Signals, got_all: threading.Event, pipe: Any, agent: Any) -> None:
-    """Until every result is back, Ctrl-C, or (if the broker lost some) a minute after the input ended
-    and the outbox emptied."""
-    ended: float | None = None
-    while not signals.stop.is_set() and not got_all.wait(0.2):
-        if pipe.finished.is_set() and agent.outbox.depth == 0:
-            ended = ended or time.monotonic()
-            if time.monotonic() - ended > 60:
-                break
-
-
-def _run(args: argparse.Namespace, workdir: Path, signals: _Signals) -> int:
+def _serve(
+    args: argparse.Namespace,
+    workdir: Path,
+    signals: _Signals,
+    printer: _Printer | TriagePrinter,
+    *,
+    show: Callable[[], None],
+    config: Callable[[dict[str, Any]], Any],
+    pipeline: str,
+) -> float:
+    """Broker, subscriber, then the agent with `config(mqtt)` until every result is back, Ctrl-C, or
+    (if the broker lost some) a minute after start once the input ended; everything it started is
+    stopped on the way out. `show` prints what runs. Returns the seconds the agent ran."""
     from edge_agent.agent import Agent
-    from edge_agent.demo.broker import LocalBroker
-    from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
 
-    try:
-        model = orientation_model_path()
-    except FileNotFoundError as exc:
-        raise EdgeAgentError(str(exc)) from exc
-    fps = args.fps or 10.0
-    video = workdir / "demo.avi"
-    truth = make_demo_video(video, frames_per_view=args.frames_per_view, fps=fps)
-    broker: LocalBroker | None = None
+    broker: Any = None
     sub: Any = None
     agent: Agent | None = None
+    t0 = time.monotonic()
     try:
         broker, (host, port, protocol) = _broker(args, workdir)
-        pace = f"{args.fps:g} fps" if args.fps else "as fast as it decodes"
-        print(f"video:  {len(truth)} frames of real images at 4 rotations, {pace}")
-        print(f"model:  {model.name} (OriNet document orientation, ONNX Runtime)\n")
-
-        printer = _Printer(truth, args.json, args.loop)
+        show()
         sub = _subscribe(host, port, protocol, printer)
-        mqtt_cfg = {"host": host, "port": port, "protocol": protocol}
         signals.phase = "running"  # from here a signal stops the agent and the summary still prints
-        agent = Agent(_config(workdir, video, model, mqtt_cfg, args))
+        agent = Agent(config({"host": host, "port": port, "protocol": protocol}))
         t0 = time.monotonic()
         agent.start()
-        pipe = agent.pipelines["orientation"]
+        pipe = agent.pipelines[pipeline]
         if pipe.state == "failed":
             raise EdgeAgentError(f"demo pipeline failed: {pipe.error}")
-        _wait(signals, printer.got_all, pipe, agent)
+        while not signals.stop.is_set() and not printer.got_all.wait(0.2):
+            if pipe.finished.is_set() and agent.outbox.depth == 0 and time.monotonic() - t0 > 60:
+                break
     finally:
         signals.phase = "cleanup"
         if agent is not None:
@@ -282,12 +273,40 @@ def _run(args: argparse.Namespace, workdir: Path, signals: _Signals) -> int:
             sub.disconnect()
         if broker is not None:
             broker.stop()
-    print(printer.summary(time.monotonic() - t0, SIZE[0] * SIZE[1] * 3))
+    return time.monotonic() - t0
+
+
+def _run(args: argparse.Namespace, workdir: Path, signals: _Signals) -> int:
+    from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
+
+    try:
+        model = orientation_model_path()
+    except FileNotFoundError as exc:
+        raise EdgeAgentError(str(exc)) from exc
+    fps = args.fps or 10.0
+    video = workdir / "demo.avi"
+    truth = make_demo_video(video, frames_per_view=args.frames_per_view, fps=fps)
+
+    def show() -> None:
+        pace = f"{args.fps:g} fps" if args.fps else "as fast as it decodes"
+        print(f"video:  {len(truth)} frames of real images at 4 rotations, {pace}")
+        print(f"model:  {model.name} (OriNet document orientation, ONNX Runtime)\n")
+
+    printer = _Printer(truth, args.json, args.loop)
+    elapsed = _serve(
+        args,
+        workdir,
+        signals,
+        printer,
+        show=show,
+        config=lambda m: _config(workdir, video, model, m, args),
+        pipeline="orientation",
+    )
+    print(printer.summary(elapsed, SIZE[0] * SIZE[1] * 3))
     return 0 if printer.results and (args.loop or len(printer.results) >= len(truth)) else 1
 
 
 def _run_log_triage(args: argparse.Namespace, workdir: Path, signals: _Signals) -> int:
-    from edge_agent.agent import Agent
     from edge_agent.config.models import AgentConfig
 
     task = "extract" if args.extract else "classify"
@@ -303,42 +322,24 @@ def _run_log_triage(args: argparse.Namespace, workdir: Path, signals: _Signals) 
     lines = read_log(run.log)
     if not lines:
         raise EdgeAgentError(f"--log {run.log}: no lines to triage")
-    printer = TriagePrinter(lines, args.json, args.loop)
-    broker: Any = None
-    sub: Any = None
-    agent: Agent | None = None
-    t0 = time.monotonic()
-    try:
-        broker, (host, port, protocol) = _broker(args, workdir)
+
+    def show() -> None:
         pace = f"{args.rate:g} lines/s" if args.rate else "as fast as the model goes"
         print(f"log:    {run.log.name}, {len(lines)} lines, {pace}")
         what = f"labels {', '.join(labels)}" if task == "classify" else "JSON under the bundle's schema"
         print(f"model:  {run.bundle} ({task}: {what}; onnxruntime-genai)\n")
-        sub = _subscribe(host, port, protocol, printer)
-        cfg = AgentConfig.model_validate(
+
+    def config(mqtt_cfg: dict[str, Any]) -> Any:
+        return AgentConfig.model_validate(
             {
                 "device": {"id": "demo-device", "state_dir": str(workdir / "state")},
-                "mqtt": {"host": host, "port": port, "protocol": protocol},
+                "mqtt": mqtt_cfg,
                 "stats_interval_s": 5,
                 "pipelines": {PIPELINE: triage_pipeline(run)},
             }
         )
-        signals.phase = "running"  # from here a signal stops the agent and the summary still prints
-        agent = Agent(cfg)
-        t0 = time.monotonic()
-        agent.start()
-        pipe = agent.pipelines[PIPELINE]
-        if pipe.state == "failed":
-            raise EdgeAgentError(f"demo pipeline failed: {pipe.error}")
-        _wait(signals, printer.got_all, pipe, agent)
-    finally:
-        signals.phase = "cleanup"
-        if agent is not None:
-            agent.stop(drain_s=2.0)
-        if sub is not None:
-            sub.loop_stop()
-            sub.disconnect()
-        if broker is not None:
-            broker.stop()
-    print(printer.summary(time.monotonic() - t0))
+
+    printer = TriagePrinter(lines, args.json, args.loop)
+    elapsed = _serve(args, workdir, signals, printer, show=show, config=config, pipeline=PIPELINE)
+    print(printer.summary(elapsed))
     return 0 if printer.results and (args.loop or len(printer.results) >= len(lines)) else 1
