@@ -16,9 +16,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from edge_agent.demo.logtriage import read_log, sample_log
+from edge_agent.bundle.manifest import PromptSpec
+from edge_agent.demo.logtriage import prompt_spec_file, read_log, sample_log
 from tests.e2e.test_demo import _env, _left, _wait_for_line
-from tests.text.slm_bundle import TRIAGE_SCHEMA, slm_bundle
+from tests.text.slm_bundle import TRIAGE, TRIAGE_SCHEMA, slm_bundle
 
 pytestmark = pytest.mark.slow
 # What the subscriber prints under each line: label, probability, then the compact result's figures.
@@ -147,3 +148,10 @@ def test_a_bundle_without_a_prompt_is_refused_before_the_agent_starts(tmp_path: 
     assert "expected an SLM bundle with a PromptSpec" in run.stderr
     assert "--prompt-spec" in run.stderr
     assert _left(tmp) == set()
+
+
+def test_the_zero_shot_prompt_is_the_log_triage_contract() -> None:
+    """scripts/demo builds the zero-shot bundle with this file: it must be the shared PromptSpec."""
+    shipped = PromptSpec.model_validate_json(prompt_spec_file().read_text(encoding="utf-8"))
+    assert shipped == TRIAGE
+    assert shipped.labels == ["ok", "warning", "fault"]
