@@ -7,7 +7,7 @@ An input is one device log line (kernel, systemd, Raspberry Pi firmware, network
 devices, timestamps), and splits them so that the held-out families never appear in training: the
 held-out figure measures triage of messages the model has never seen, not recall.
 
-`generate` and `split` are pure functions of their seed; other helpers import them for test inputs.
+`generate` and `split` are pure functions of their seed; tests, the benchmark and the demo import them.
 """
 
 from __future__ import annotations
