@@ -5,8 +5,8 @@ Each runtime runs in its own fresh subprocess (so its peak RSS is its own): load
 token (prefill + the first token), prefill tokens/s, decode tokens/s (the same number of greedy new
 tokens for both), peak RSS (VmHWM). Rounds are interleaved against drift on a shared CPU; the table
 gives each figure's median over the rounds (peak RSS: the largest). Also measured: the real Agent
-running one text pipeline on the int4 bundle (the device's RSS for one text pipeline), and, when a tuned model is
-present (--tuned, default .cache/logtriage-tuned) and exporters.slm.tasks.logtriage is
+running one text pipeline on the int4 bundle (the device's RSS for one text pipeline), and, when
+a tuned model is present (--tuned, default .cache/logtriage-tuned) and exporters.slm.tasks.logtriage is
 importable, zero-shot vs tuned severity accuracy on the log-triage held-out split (label log-probs,
 as `classify` scores them). Prints a markdown table and ratios ours / llama.cpp; saves
 benchmarks/out/slm.png.
