@@ -19,13 +19,7 @@ from typing import Any
 
 from exporters.slm.tasks.logtriage_families import COMPONENTS, FAMILIES, SEVERITIES, Family, fields, hostname
 
-# The scale is defined in the prompt: a family the model never saw is judged by these words, not
-# by a resemblance to training families (the device asks with the same PromptSpec).
-SYSTEM = (
-    "You triage device log lines. Answer in JSON with severity, component and action. "
-    "Severity: ok = normal operation, nothing to do; warning = degraded or needs attention soon, "
-    "but still working; fault = something failed, stopped or lost data: act now."
-)
+SYSTEM = "You triage device log lines. Answer in JSON with severity, component and action."
 TEMPLATE = "Triage this device log line:\n{input}"
 ANSWER_PREFIX = '{"severity": "'
 LABEL_SUFFIX = '"'
