@@ -3,9 +3,10 @@
 
 Full fine-tuning or LoRA (peft, merged into the weights before saving), AdamW with a short warm-up
 and a linear decay, a step budget and a time budget (whichever ends first; the decay is re-aimed at
-the steps the time budget allows once the first steps are timed). The loss is taken on the answer
-only. Before and after training it measures the held-out label accuracy exactly as the text
-pipeline's `classify` scores (exporters.slm.label_scoring), and writes to OUT:
+the steps the time budget allows once the first steps are timed), optionally early stopping on
+whole training families held out as validation (the best validated weights are the ones saved). The
+loss is taken on the answer only. Before and after training it measures the held-out label
+accuracy exactly as the text pipeline's `classify` scores (exporters.slm.label_scoring), and writes to OUT:
 
 - the merged Hugging Face folder (config, safetensors, the tokenizer with its chat template),
 - prompt_spec.json: the PromptSpec (edge_agent.bundle.manifest) for `build`,
@@ -28,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from exporters.errors import UsageError
-from exporters.slm.finetune_data import Encoder, Example, examples, holdout, prompt_for, read_jsonl
+from exporters.slm.finetune_data import (
+    Encoder,
+    Example,
+    examples,
+    holdout,
+    prompt_for,
+    read_jsonl,
+    validation_split,
+)
 from exporters.slm.label_scoring import Accuracy, score
 
 PROMPT_SPEC = "prompt_spec.json"
@@ -62,17 +71,25 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--n-heldout", type=int, default=300, help="--task: generated held-out lines")
     p.add_argument("--eval-limit", type=int, help="score at most this many held-out rows")
     p.add_argument("--train-eval", type=int, default=0, help="also score this many training rows")
+    p.add_argument(
+        "--val-families", type=int, default=0,
+        help="early stopping: hold this many training families per label out as validation (0: off)",
+    )  # fmt: skip
+    p.add_argument("--val-lines", type=int, default=48, help="validation lines scored (default 48)")
+    p.add_argument("--eval-every", type=int, default=10, help="validate every N steps (default 10)")
+    p.add_argument("--patience", type=int, default=0, help="stop after N validations without gain (0: off)")
     p.add_argument("--system", help="--train: the system prompt")
     p.add_argument("--template", default="{input}", help="--train: the user turn, with {input}")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
-Data = tuple[list[Example], list[Example], dict[str, Any], dict[str, Any]]
+Data = tuple[list[Example], list[Example], list[Example], dict[str, Any], dict[str, Any]]
 
 
 def load_data(args: argparse.Namespace) -> Data:
-    """(train, held-out, PromptSpec fields, what the data was) from --task or --train/--eval."""
+    """(train, validation, held-out, PromptSpec fields, what the data was) from --task or
+    --train/--eval; validation (--val-families) is whole training families, never held-out ones."""
     if args.task == "logtriage":
         from exporters.slm.tasks import logtriage
 
@@ -93,8 +110,13 @@ def load_data(args: argparse.Namespace) -> Data:
     train, held = examples(train_rows, field), examples(held_rows, field)
     if args.eval_limit:
         held = held[: args.eval_limit]
-    about.update(train_lines=len(train), heldout_lines=len(held))
-    return train, held, prompt, about
+    train, val = validation_split(train, args.val_families, args.seed)
+    val = val[: args.val_lines]
+    val_fams = sorted({e.family for e in val if e.family is not None})
+    about.update(train_lines=len(train), heldout_lines=len(held), val_lines=len(val), val_families=val_fams)
+    if val_fams and "train_families" in about:
+        about["train_families"] = [f for f in about["train_families"] if f not in val_fams]
+    return train, val, held, prompt, about
 
 
 def resolve_base(base: str, scratch: Path) -> Path:
@@ -164,8 +186,53 @@ def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
     return (losses * weights).sum() / weights.sum()
 
 
-def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace) -> dict[str, Any]:
-    """The training loop; returns its figures (steps, losses, wall and CPU seconds)."""
+class BestCheckpoint:
+    """Early stopping on the validation families: scores them every --eval-every steps and keeps a
+    copy of the trainable weights at the best score (accuracy, then the right label's mean
+    probability), which `restore` puts back. A run that goes on to memorise its training families
+    still ends with the weights that judged unseen families best."""
+
+    def __init__(self, model: Any, enc: Encoder, val: list[Example], labels: list[str]) -> None:
+        self.model, self.enc, self.val, self.labels = model, enc, val, labels
+        self.best: tuple[float, float] = (-1.0, -1.0)
+        self.best_step = 0
+        self.since_best = 0
+        self.saved: dict[str, Any] = {}
+        self.curve: list[dict[str, float]] = []
+
+    def check(self, step: int) -> None:
+        acc = score(self.model, self.enc, self.val, self.labels)
+        key = (acc.accuracy, acc.mean_gold_probability)
+        self.curve.append({"step": step, "accuracy": round(key[0], 4), "gold_p": round(key[1], 4)})
+        if key > self.best:
+            self.best, self.best_step, self.since_best = key, step, 0
+            self.saved = {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
+        else:
+            self.since_best += 1
+
+    def stop_after(self, step: int, every: int, patience: int) -> bool:
+        """Validate at every `every`-th step; True when `patience` (> 0) checks brought no gain."""
+        if step % every:
+            return False
+        self.check(step)
+        self.model.train()
+        return bool(patience) and self.since_best >= patience
+
+    def finish(self, step: int) -> None:
+        """Validate the last step too, then put the best weights back."""
+        if not self.curve or self.curve[-1]["step"] != step:
+            self.check(step)
+        params = dict(self.model.named_parameters())
+        for n, saved in self.saved.items():
+            params[n].data.copy_(saved)
+
+
+def train(
+    model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace, best: BestCheckpoint | None = None
+) -> dict[str, Any]:
+    """The training loop; returns its figures (steps, losses, wall and CPU seconds). With `best`,
+    it validates every --eval-every steps, stops after --patience validations without gain, and
+    ends on the best validated weights."""
     import torch
     from tqdm import tqdm
 
@@ -210,7 +277,11 @@ def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace
             bar.total = planned
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.1e}")
+        if best is not None and best.stop_after(step, args.eval_every, args.patience):
+            break
     bar.close()
+    if best is not None:
+        best.finish(step)
     wall, cpu = time.monotonic() - t0, time.process_time() - c0
     k = max(1, min(10, len(losses) // 5))
     return {
@@ -221,6 +292,8 @@ def train(model: Any, enc: Encoder, exs: list[Example], args: argparse.Namespace
         "loss_first": round(sum(losses[:k]) / k, 4) if losses else None,
         "loss_last": round(sum(losses[-k:]) / k, 4) if losses else None,
         "losses": [round(v, 4) for v in losses],
+        "best_step": best.best_step if best is not None else step,
+        "validation": best.curve if best is not None else [],
     }
 
 
@@ -237,7 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     args.lr = args.lr or (1e-3 if args.lora else 1e-4)
-    train_ex, held_ex, prompt, about = load_data(args)
+    train_ex, val_ex, held_ex, prompt, about = load_data(args)
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = args.out / ".base-hf"
     base = resolve_base(args.base, scratch)
@@ -270,7 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         model = get_peft_model(model, cfg)
     report["trainable_params"] = freeze_below(model, args.top_layers)
-    figures = train(model, enc, train_ex, args)
+    best = BestCheckpoint(model, enc, val_ex, labels) if val_ex else None
+    figures = train(model, enc, train_ex, args, best)
     if args.lora:
         model = model.merge_and_unload()
     after = score(model, enc, held_ex, labels)
@@ -292,6 +366,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         step_budget=args.steps,
         time_budget_s=args.time_budget_s,
+        eval_every=args.eval_every if val_ex else None,
+        patience=args.patience or None,
         **figures,
         heldout_before=before.as_dict(),
         heldout_after=after.as_dict(),

@@ -126,6 +126,32 @@ def holdout(rows: list[dict[str, Any]], seed: int) -> tuple[list[dict[str, Any]]
     return shuffled[k:], shuffled[:k]
 
 
+def validation_split(exs: list[Example], per_label: int, seed: int) -> tuple[list[Example], list[Example]]:
+    """(train, validation) from the training examples, for early stopping: `per_label` whole families
+    of each label when the examples name families (so validation, like the held-out test, is on
+    families training never saw, and never touches the test's), else a seeded tenth."""
+    if per_label <= 0:
+        return exs, []
+    rng = random.Random(seed)
+    fams: dict[str, set[str]] = {}
+    for ex in exs:
+        if ex.family is not None:
+            fams.setdefault(ex.label, set()).add(ex.family)
+    if fams:
+        short = {lab: len(f) for lab, f in fams.items() if len(f) <= per_label}
+        if short:
+            raise UsageError(
+                f"--val-families: expected fewer than each label's training families, got {per_label} "
+                f"(families per label: {short})"
+            )
+        val = {f for lab in sorted(fams) for f in rng.sample(sorted(fams[lab]), per_label)}
+        return [e for e in exs if e.family not in val], [e for e in exs if e.family in val]
+    shuffled = exs[:]
+    rng.shuffle(shuffled)
+    k = max(1, len(exs) // 10)
+    return shuffled[k:], shuffled[:k]
+
+
 class Encoder:
     """Token ids for prompts and answers, with a Hugging Face tokenizer that carries the model's
     chat template (the one the bundle ships and the agent applies)."""

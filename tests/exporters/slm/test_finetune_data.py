@@ -12,7 +12,7 @@ import pytest
 
 from edge_agent.bundle.manifest import PromptSpec
 from exporters.errors import UsageError
-from exporters.slm.finetune_data import Encoder, examples, holdout, prompt_for, read_jsonl
+from exporters.slm.finetune_data import Encoder, examples, holdout, prompt_for, read_jsonl, validation_split
 from exporters.slm.tasks import logtriage
 from tests.slm_models import hf_dir
 
@@ -70,6 +70,25 @@ def test_holdout_takes_whole_families_when_rows_name_them() -> None:
     train, held = holdout(rows, seed=0)
     assert held
     assert not {r["family"] for r in train} & {r["family"] for r in held}
+
+
+def test_validation_takes_whole_training_families_of_every_label() -> None:
+    sp = logtriage.split(0, n_train=300, n_heldout=30)
+    train_ex = examples(sp.train, "severity")
+    train, val = validation_split(train_ex, per_label=2, seed=0)
+    val_fams = {e.family for e in val}
+    assert len(val_fams) == 6
+    assert {e.label for e in val} == {"ok", "warning", "fault"}
+    assert not val_fams & {e.family for e in train}
+    assert not val_fams & set(sp.heldout_families)
+    assert len(train) + len(val) == len(train_ex)
+    assert validation_split(train_ex, per_label=0, seed=0) == (train_ex, [])
+
+
+def test_validation_of_more_families_than_a_label_has_is_refused() -> None:
+    train_ex = examples(logtriage.split(0, n_train=120, n_heldout=30).train, "severity")
+    with pytest.raises(UsageError, match="--val-families: expected fewer than each label"):
+        validation_split(train_ex, per_label=12, seed=0)
 
 
 def test_bad_rows_name_the_line_and_the_field(tmp_path: Path) -> None:
