@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from exporters.sources import Feed
 MODEL = "model.onnx"
 
 
-def _file_entries(root: Path) -> list[FileEntry]:
+def file_entries(root: Path) -> list[FileEntry]:
+    """Every file under `root` but the manifest and its signature, with its sha256 and size."""
     out = []
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
@@ -68,8 +70,19 @@ def write_bundle(
         np.savez(tmp / gi, **inputs)  # type: ignore[arg-type]
         np.savez(tmp / go, **outputs)  # type: ignore[arg-type]
         cases.append(GoldenCase(inputs=gi, outputs=go, atol=golden_atol, rtol=1e-3))
+    return seal_bundle(
+        tmp, out, lambda: Manifest(model=MODEL, files=file_entries(tmp), golden=cases, **fields), key
+    )
+
+
+def seal_bundle(
+    tmp: Path, out: Path, make: Callable[[], Manifest], key: Ed25519PrivateKey | None
+) -> Bundle:
+    """Finish a bundle staged in `tmp`: the manifest `make` builds (an invalid one removes `tmp` and
+    raises ExportError), written, signed when `key` is given, moved to `out`, and returned verified
+    by the device's own code. Every bundle writer ends here."""
     try:
-        manifest = Manifest(model=MODEL, files=_file_entries(tmp), golden=cases, **fields)
+        manifest = make()
     except ValidationError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ExportError(f"the manifest would be invalid: {exc}") from exc

@@ -17,19 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import ValidationError
 
 from edge_agent.bundle.manifest import (
-    MANIFEST,
-    FileEntry,
     Manifest,
     PromptSpec,
     QuantizationInfo,
     SlmSpec,
     TensorSpec,
 )
-from edge_agent.bundle.sign import sign_bundle
-from edge_agent.bundle.verify import Bundle, sha256_file, verify_bundle
+from edge_agent.bundle.verify import Bundle
 from exporters import __version__
 from exporters.errors import ExportError
 from exporters.slm.builder import (
@@ -40,6 +36,7 @@ from exporters.slm.builder import (
     set_provider_options,
 )
 from exporters.slm.source import check_source, to_hf
+from exporters.writer import file_entries, seal_bundle
 
 FOLDER = "model"
 _QUANT: dict[str, QuantizationInfo] = {
@@ -177,15 +174,13 @@ def write_slm_bundle(
     model_cfg = cfg["model"]
     decoder = tmp / FOLDER / model_cfg["decoder"]["filename"]
     inputs, outputs = _tensors(decoder)
-    files = [
-        FileEntry(path=p.relative_to(tmp).as_posix(), sha256=sha256_file(p), size=p.stat().st_size)
-        for p in sorted(tmp.rglob("*"))
-        if p.is_file()
-    ]
-    try:
-        import onnx
+    import onnx
 
-        manifest = Manifest(
+    files = file_entries(tmp)
+    return seal_bundle(
+        tmp,
+        out,
+        lambda: Manifest(
             name=name,
             version=version,
             task="slm",
@@ -212,14 +207,6 @@ def write_slm_bundle(
             quantization=_QUANT[precision],
             files=files,
             report=report or {},
-        )
-    except ValidationError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ExportError(f"the manifest would be invalid: {exc}") from exc
-    (tmp / MANIFEST).write_text(
-        json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=2) + "\n", encoding="utf-8"
+        ),
+        key,
     )
-    if key is not None:
-        sign_bundle(tmp, key)
-    tmp.replace(out)
-    return verify_bundle(out, [key.public_key()] if key is not None else None)
