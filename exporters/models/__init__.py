@@ -1,0 +1,1 @@
+"""Architectures the exporter trains, distills, prunes and quantizes (pure PyTorch, no torchvision)."""
