@@ -22,6 +22,7 @@ from edge_agent.config.models import AgentConfig, PipelineConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from edge_agent.outbox import Outbox
+from edge_agent.pipeline.layout import shares
 from edge_agent.pipeline.runner import STOP_GRACE_S, Pipeline
 from edge_agent.publish.mqtt import MqttPublisher
 from edge_agent.remote.ports import PipelineCounters
@@ -99,8 +100,16 @@ class Agent:
     def new_pipeline(self, name: str, pcfg: PipelineConfig) -> Pipeline:
         """A pipeline wired to this agent: results into the outbox, `mqtt` inputs on its connection."""
         own = (self.cfg.mqtt.prefix, self.cfg.device.id)
+        # The inference cores split fairly across the enabled pipelines (edge_agent.pipeline.layout).
+        cores = shares({**self.cfg.pipelines, name: pcfg}, self.profile).get(name)
         return Pipeline(
-            name, pcfg, self.outbox.put, profile=self.profile, subscribe=self.sensor_topics, own=own
+            name,
+            pcfg,
+            self.outbox.put,
+            profile=self.profile,
+            subscribe=self.sensor_topics,
+            own=own,
+            cores=cores,
         )
 
     # -- PipelineHost (edge_agent.remote.ports): what commands and model updates change -------------

@@ -1,9 +1,13 @@
 """CPU-seconds per result by stage (time.thread_time), and an energy estimate.
 
-The worker thread runs gate → preprocess → inference → postprocess → events, so thread_time around
-each stage charges it exactly the CPU that stage used, not time spent waiting for frames. With
-intra_op_threads = 1 (the default) ONNX Runtime computes on the calling thread and is counted in
-full; with more threads its pool's CPU is not seen by thread_time, and the report says so.
+The prep thread runs gate → preprocess, the inference workers the model, and the worker that
+delivers a frame (in order) postprocess → events, so thread_time around each stage charges it exactly
+the CPU that stage used on the thread that ran it, not time spent waiting for frames. Several workers
+add their threads' time into the same stage (under a lock). With intra_op_threads = 1 (every worker of
+a parallel layout) ONNX Runtime computes on the calling thread and is counted in full; with more
+intra-op threads its pool's CPU is not seen by thread_time, and the report says so. Beside the stages
+the report gives the whole process's CPU per result (time.process_time: every thread, ORT's pools
+included, but also capture, the outbox, MQTT and any other pipeline), an upper bound.
 
 Energy is an *estimate*: CPU-seconds x watts_per_busy_core (from the hardware profile), i.e. the
 power one busy core adds over idle. It ignores accelerators, memory and radio, and is labelled so.
@@ -11,6 +15,7 @@ power one busy core adds over idle. It ignores accelerators, memory and radio, a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +36,8 @@ class CpuAccounts:
         self.cpu_s: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.frames = 0
         self.results = 0
+        self._lock = threading.Lock()  # the prep thread and several workers add to the same counters
+        self._process_t0 = time.process_time()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -39,12 +46,15 @@ class CpuAccounts:
         try:
             yield
         finally:
-            self.cpu_s[name] = self.cpu_s.get(name, 0.0) + time.thread_time() - t0
+            used = time.thread_time() - t0
+            with self._lock:
+                self.cpu_s[name] = self.cpu_s.get(name, 0.0) + used
 
     def frame(self, inferred: bool) -> None:
         """Count one frame seen, and a result if the model ran on it."""
-        self.frames += 1
-        self.results += int(inferred)
+        with self._lock:
+            self.frames += 1
+            self.results += int(inferred)
 
     def total_cpu_s(self) -> float:
         """CPU-seconds used by all stages so far."""
@@ -63,6 +73,9 @@ class CpuAccounts:
             "energy_j_per_result_estimate": round(total / n * self.watts, 7),
             "energy_is_estimate": True,
             "watts_per_busy_core": self.watts,
+            # Every thread of the process since this pipeline loaded: ORT pools included, but so are
+            # capture, the outbox, MQTT and other pipelines (an upper bound on this pipeline's CPU).
+            "process_cpu_s_per_result": round((time.process_time() - self._process_t0) / n, 7),
         }
         if self.ort_threads != 1:
             out["note"] = "inference CPU excludes ONNX Runtime pool threads (intra_op_threads != 1)"

@@ -7,11 +7,12 @@ build the execution-provider chain and to refuse a silent fallback to CPU.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge_agent.errors import ConfigError, ConfigIssue
+from edge_agent.strict import auto_or_int
 from edge_agent.yamlfile.reader import read_yaml_file
 from edge_agent.yamlfile.validate import validate_doc
 
@@ -140,8 +141,23 @@ class HardwareProfile(_Strict):
     precision: Literal["fp32", "fp16", "int8", "a16w8"] = "fp32"
     static_shapes: bool = Field(default=False, description="The accelerator needs fixed input shapes.")
     quantization: QuantRecipe = Field(default_factory=lambda: QuantRecipe(mode="none"))
-    intra_op_threads: int = Field(default=1, ge=0)
-    inter_op_threads: int = Field(default=1, ge=0)
+    inference_threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = Field(
+        default="auto",
+        description="Cores the agent gives to inference, split fairly across its pipelines as workers or "
+        "intra-op threads (docs/pipelines.md); auto: every core this process may run on. Never more "
+        "than those cores.",
+    )
+    low_memory: bool = Field(
+        default=False,
+        description="A board with little RAM: ONNX Runtime sessions without the CPU memory arena and "
+        "memory patterns, and glibc limited to 2 malloc arenas (fewer MB, slightly slower runs).",
+    )
+    intra_op_threads: int = Field(
+        default=1, ge=0, description="Not read by the agent (inference_threads is); older profiles load."
+    )
+    inter_op_threads: int = Field(
+        default=1, ge=0, description="Not read by the agent; accepted so older profiles load."
+    )
     watts_per_busy_core: float = Field(
         default=2.0, gt=0, description="For energy estimates (labelled as estimates)."
     )
@@ -160,6 +176,8 @@ class HardwareProfile(_Strict):
         "MemoryDenyWriteExecute=no (systemd/jit.conf).",
     )
     notes: str = Field(default="", description="Free text for people: caveats, where the numbers come from.")
+
+    _auto = field_validator("inference_threads", mode="before")(auto_or_int(1, 256))
 
     @property
     def accelerator_eps(self) -> list[str]:

@@ -7,11 +7,11 @@ composes it into PipelineConfig.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from edge_agent.strict import Strict
+from edge_agent.strict import Strict, auto_or_int
 
 
 class ProviderSpec(Strict):
@@ -44,7 +44,17 @@ class ModelConfig(Strict):
         default=False,
         description="Fail to start rather than fall back silently to CPUExecutionProvider.",
     )
-    intra_op_threads: int = Field(default=1, ge=0, le=256, description="ORT intra-op threads (0 = ORT).")
+    intra_op_threads: Annotated[int, Field(ge=0, le=256)] | Literal["auto"] = Field(
+        default="auto",
+        description="ORT intra-op threads (0 = ORT's own choice). auto: chosen with `workers` from the "
+        "cores the hardware profile gives inference, split fairly across pipelines (docs/pipelines.md).",
+    )
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        default="auto",
+        description="Inference threads sharing this model's session, results kept in frame order. More "
+        "than 1 only where frames are independent (no vad state, ensemble or cascade); auto: chosen "
+        "with intra_op_threads.",
+    )
     inter_op_threads: int = Field(default=1, ge=0, le=256, description="ORT inter-op threads (0 = ORT).")
     trusted_keys: list[Path] = Field(
         default_factory=list,
@@ -53,6 +63,14 @@ class ModelConfig(Strict):
     )
 
     _norm = field_validator("providers", mode="before")(_provider_list)
+    _threads = field_validator("intra_op_threads", mode="before")(auto_or_int(0, 256))
+    _workers = field_validator("workers", mode="before")(auto_or_int(1, 64))
+
+    @property
+    def intra_op(self) -> int:
+        """The intra-op threads to open a session with: the set number, 1 where still `auto` (an
+        ensemble member, a session opened outside a pipeline's layout)."""
+        return 1 if self.intra_op_threads == "auto" else self.intra_op_threads
 
     @field_validator("path", mode="before")
     @classmethod

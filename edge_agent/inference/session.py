@@ -19,6 +19,7 @@ from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.hardware.providers import ProviderSpecLike, check_active, resolve_providers
 from edge_agent.inference.config import ModelConfig, ProviderSpec
+from edge_agent.inference.memory import limit_malloc_arenas
 from edge_agent.inference.stopper import RunStopper
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,22 @@ def _specs(cfg: ModelConfig, profile: HardwareProfile | None) -> Sequence[Provid
     return [ProviderSpec(name="CPUExecutionProvider")]
 
 
+def session_options(cfg: ModelConfig, profile: HardwareProfile | None) -> ort.SessionOptions:
+    """Threads from the model block (a pipeline's layout has set `auto` to a number by now); without
+    ORT's CPU arena and memory patterns where the profile asks for low memory (the arena keeps the
+    high-water mark of every run; patterns pre-plan one buffer per input shape)."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = cfg.intra_op
+    so.inter_op_num_threads = cfg.inter_op_threads
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    if profile is not None and profile.low_memory:
+        so.enable_cpu_mem_arena = False
+        so.enable_mem_pattern = False
+        limit_malloc_arenas()
+    return so
+
+
 def open_model(cfg: ModelConfig, profile: HardwareProfile | None = None) -> ModelSession:
     """Verify (for bundles) and open the model; raise ModelError/ProviderError saying why not."""
     t0 = time.perf_counter()
@@ -79,11 +96,7 @@ def open_model(cfg: ModelConfig, profile: HardwareProfile | None = None) -> Mode
     specs = _specs(cfg, profile)
     require = cfg.require_accelerator or bool(profile and any(p.required for p in profile.providers))
     names, options = resolve_providers(specs, ort.get_available_providers(), require)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = cfg.intra_op_threads
-    so.inter_op_num_threads = cfg.inter_op_threads
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
+    so = session_options(cfg, profile)
     for key, value in (profile.session_config if profile else {}).items():
         so.add_session_config_entry(key, value)  # e.g. EP-context caches for QNN/OpenVINO
     try:

@@ -95,4 +95,6 @@ def build_stages(
         events=events,
         flush=events.flush if events is not None else None,
         counters=counters,
+        # A plain session holds no state between runs; a vad stream and an ensemble/cascade do.
+        parallel=session is model,
     )

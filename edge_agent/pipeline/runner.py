@@ -1,9 +1,12 @@
-"""One pipeline: capture thread → bounded queue → prep thread → 1-slot queue → infer thread → outbox.
+"""One pipeline: capture thread → bounded queue → prep thread → 1-slot queue → infer worker(s) → outbox.
 
-The prep thread gates and preprocesses the next frame while the infer thread runs session.run,
-postprocess and events on this one. ONNX Runtime and OpenCV release the GIL, so decode, resize and
-inference overlap on separate cores. The 1-slot hand-off means a live source wastes at most one
-preprocessed frame when the model is slower than the camera.
+The prep thread gates and preprocesses the next frame while the infer workers run session.run on
+earlier ones. ONNX Runtime and OpenCV release the GIL, so decode, resize and inference overlap on
+separate cores. The 1-slot hand-off means a live source wastes at most one preprocessed frame when
+the model is slower than the camera. How many workers share the session, and how many intra-op
+threads each run has, is the pipeline's layout (edge_agent.pipeline.layout); the prep thread numbers
+the frames it hands over and a reorder buffer (edge_agent.pipeline.reorder) passes results to
+postprocess, events and the outbox in that order, one at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from edge_agent.errors import EdgeAgentError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.inference.stopper import RunCancelledError, RunStopper
 from edge_agent.pipeline.kinds import kind_of
+from edge_agent.pipeline.layout import Layout, plan, settle, shares, with_threads
+from edge_agent.pipeline.reorder import Reorder
 from edge_agent.sources.base import END, Capture
 from edge_agent.sources.mqtt_input import OwnTopics, Subscribe
 from edge_agent.stages.protocols import Gating, ModelInfo, Postprocess, Sink, Source, Stages
@@ -44,6 +49,16 @@ class _Prepared:
     tensor: np.ndarray[Any, Any]
     lb: Letterbox | None
     pre_s: float
+    seq: int  # the order results leave in (the reorder buffer)
+
+
+@dataclass(slots=True)
+class _Ran:
+    """A frame the model ran on, waiting in the reorder buffer for postprocess."""
+
+    prep: _Prepared
+    outputs: list[np.ndarray[Any, Any]]
+    run_s: float
 
 
 class Pipeline:
@@ -59,8 +74,11 @@ class Pipeline:
         profile: HardwareProfile | None = None,
         subscribe: Subscribe | None = None,
         own: OwnTopics | None = None,
+        cores: int | None = None,
     ) -> None:
         self.name = name
+        # This pipeline's share of the inference cores (the agent splits them); None: all of them.
+        self.cores = cores
         self.subscribe = subscribe  # the agent's MQTT connection, for an `mqtt` sensor input
         self.own = own  # (prefix, device id), for inputs that read this device's own topics
         self.cfg = cfg
@@ -72,6 +90,7 @@ class Pipeline:
         self.stages: Stages | None = None
         self.model: ModelInfo | None = None
         self.accounts: CpuAccounts | None = None
+        self.layout: Layout | None = None
         self.state = "stopped"
         self.error: str | None = None
         self.frames = 0
@@ -90,7 +109,10 @@ class Pipeline:
         self._ready: queue.Queue[object] = queue.Queue(maxsize=1)
         self._capture: Capture | None = None
         self._prep: threading.Thread | None = None
-        self._worker: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self._live_workers = 0
+        self._order: Reorder[_Ran] = Reorder(self._deliver)
+        self._lock = threading.Lock()  # counters several workers update
         self._stop = threading.Event()
         # Every session.run of this pipeline (model, ensemble members, VAD) goes through it: a stop
         # cancels the run in flight instead of waiting for it or abandoning its thread.
@@ -103,14 +125,18 @@ class Pipeline:
 
     def load(self) -> None:
         """Open the model and build the stages up to the sink; raise a clear error if they do not fit."""
-        self.stages = self.kind.stages(self.name, self.cfg, self.profile, self._stopper)
-        self.model = self.stages.model
         cfg = self.cfg
+        share = self.cores or shares({self.name: cfg}, self.profile)[self.name]
+        layout = plan(cfg, share)
+        self.stages = self.kind.stages(self.name, with_threads(cfg, layout), self.profile, self._stopper)
+        self.model = self.stages.model
+        self.layout = settle(layout, self.stages.parallel, self.model.providers[0])
+        log.info("pipeline %s: %s", self.name, self.layout.describe())
         if cfg.accounting is not None and cfg.accounting.enabled:
             watts = cfg.accounting.watts_per_busy_core or (
                 self.profile.watts_per_busy_core if self.profile else 2.0
             )
-            self.accounts = CpuAccounts(watts, cfg.model.intra_op_threads)
+            self.accounts = CpuAccounts(watts, self.layout.intra_op_threads)
 
     def start(self) -> None:
         """Load the model, then start capture and worker threads."""
@@ -130,15 +156,21 @@ class Pipeline:
         # Live sources keep only the newest frame: a one-slot queue, so nothing stale waits behind it.
         self._queue = queue.Queue(maxsize=1 if source.live else s.queue)
         self._capture = Capture(source, self._queue, s.fps, s.retry_min_s, s.retry_max_s)
+        self._ready = queue.Queue(maxsize=1)  # nothing left over from an earlier run (its end marker)
+        self._order = Reorder(self._deliver)
         self._prep = threading.Thread(target=self._prepare, name=f"prep-{self.name}", daemon=True)
-        self._worker = threading.Thread(target=self._work, name=f"infer-{self.name}", daemon=True)
+        workers = self.layout.workers if self.layout else 1
+        names = [f"infer-{self.name}"] + [f"infer-{self.name}-{i}" for i in range(1, workers)]
+        self._workers = [threading.Thread(target=self._work, name=n, daemon=True) for n in names]
+        self._live_workers = workers
         self._stop.clear()
         self._stopper.reset()
         self.finished.clear()
         self.state = "running"
         self._capture.start()
         self._prep.start()
-        self._worker.start()
+        for worker in self._workers:
+            worker.start()
 
     def stop(self, timeout: float = 3.0, grace: float = STOP_GRACE_S) -> bool:
         """Stop the source, give the run in flight `grace` seconds to finish, cancel it (and any
@@ -158,10 +190,11 @@ class Pipeline:
         self._stop.set()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait up to `timeout` for the infer thread to end on its own (its run finishes)."""
-        if self._worker is not None:
-            self._worker.join(max(0.0, timeout))
-        return self._worker is None or not self._worker.is_alive()
+        """Wait up to `timeout` for the infer workers to end on their own (their runs finish)."""
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return not any(w.is_alive() for w in self._workers)
 
     def cancel_runs(self) -> None:
         """Cancel the session.run in flight (ORT stops between nodes) and refuse further ones."""
@@ -170,7 +203,7 @@ class Pipeline:
 
     def join(self, deadline: float) -> bool:
         """Join prep, infer and capture threads until `deadline` (monotonic); True when all ended."""
-        threads = [t for t in (self._prep, self._worker) if t is not None]
+        threads = [t for t in (self._prep, *self._workers) if t is not None]
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
         alive = [t.name for t in threads if t.is_alive()]
@@ -200,20 +233,23 @@ class Pipeline:
                 if self._stop.is_set():
                     return END
 
-    def _hand_over(self, item: object) -> None:
+    def _hand_over(self, item: object) -> bool:
+        """Put `item` on the 1-slot queue to the workers; False when the stop came first."""
         while True:
             self.beats[threading.current_thread().name] = time.monotonic()
             try:
                 self._ready.put(item, timeout=0.2)
-                return
+                return True
             except queue.Full:
-                if self._stop.is_set() and item is not END:
-                    return
+                # On stop a frame is dropped; the end marker too once no worker is left to take it.
+                if self._stop.is_set() and (item is not END or self._live_workers == 0):
+                    return False
 
     def _prepare(self) -> None:
         assert self.stages is not None
         pre = self.stages.preprocess
         gate = self.gating.gate if self.gating is not None else None
+        seq = 0
         while True:
             item = self._get(self._queue)
             if item is END:
@@ -233,34 +269,49 @@ class Pipeline:
                 t0 = time.perf_counter()
                 with acc.stage("preprocess") if acc else contextlib.nullcontext():
                     tensor, lb = pre(item.data)
-                self._hand_over(_Prepared(item, tensor, lb, time.perf_counter() - t0))
             except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
                 self._failed(item, exc)
+                continue
+            # Numbered only once handed over: a frame dropped on stop is never waited for.
+            if self._hand_over(_Prepared(item, tensor, lb, time.perf_counter() - t0, seq)):
+                seq += 1
         self._hand_over(END)
         self.beats.pop(threading.current_thread().name, None)
 
     def _work(self) -> None:
+        """One inference worker: runs the model on the next frame and reports it to the reorder
+        buffer, which delivers results in frame order (on whichever worker completes the run)."""
         assert self.stages is not None
         input_name = self.stages.input_name
         while True:
             item = self._get(self._ready)
             if item is END:
+                # The prep thread sends one end marker: pass it on to the next worker.
+                with contextlib.suppress(queue.Full):
+                    self._ready.put_nowait(END)
                 break
             assert isinstance(item, _Prepared)
+            ran: _Ran | None = None
             try:
-                self._infer(item, input_name)
+                ran = self._run(item, input_name)
             except RunCancelledError:  # the pipeline is stopping: the frame is dropped, not a failure
-                continue
+                pass
             except Exception as exc:  # same: count, log, carry on with the next frame
                 self._failed(item.frame, exc)
-        self._flush_events()
+            self._order.done(item.seq, ran)
         self.beats.pop(threading.current_thread().name, None)
-        if self.state == "running":
-            self.state = "finished" if not self._stop.is_set() else "stopped"
-        self.finished.set()
+        with self._lock:
+            self._live_workers -= 1
+            last = self._live_workers == 0
+        if last:  # every frame handed over has been delivered: close episodes, then say finished
+            self._flush_events()
+            if self.state == "running":
+                self.state = "finished" if not self._stop.is_set() else "stopped"
+            self.finished.set()
 
     def _failed(self, frame: Frame, exc: Exception) -> None:
-        self.failures += 1
+        with self._lock:
+            self.failures += 1
         self.error = f"{type(exc).__name__}: {exc}"
         log.error("pipeline %s: frame %d failed: %s", self.name, frame.index, self.error)
 
@@ -271,25 +322,41 @@ class Pipeline:
             for event in flush(time.time()):
                 self.put(Outbound(self.name, "events", {**event, "ts": round(event["ts"], 3)}, priority=2))
 
-    def _infer(self, prep: _Prepared, input_name: str) -> None:
+    def _run(self, prep: _Prepared, input_name: str) -> _Ran:
+        """The model on one frame, on a worker's thread (several may run at once)."""
         stages = self.stages
         assert stages is not None
+        acc = self.accounts
+        t0 = time.perf_counter()
+        with acc.stage("inference") if acc else contextlib.nullcontext():
+            if stages.frame_session is not None:  # the model side reads the input's meta too (text)
+                outputs = stages.frame_session.run_frame({input_name: prep.tensor}, prep.frame.meta)
+            else:
+                outputs = stages.session.run({input_name: prep.tensor})
+        return _Ran(prep, outputs, time.perf_counter() - t0)
+
+    def _deliver(self, ran: _Ran) -> None:
+        """Postprocess, results and events of one frame, in frame order (the reorder buffer's lock)."""
+        try:
+            self._post(ran)
+        except Exception as exc:  # a decoder that raises loses this frame only
+            self._failed(ran.prep.frame, exc)
+
+    def _post(self, ran: _Ran) -> None:
+        stages = self.stages
+        assert stages is not None
+        prep = ran.prep
         frame = prep.frame
         if self.cfg.publish.include_frame:
             self.last_frame = frame
         acc = self.accounts
         t0 = time.perf_counter()
-        with acc.stage("inference") if acc else contextlib.nullcontext():
-            if stages.frame_session is not None:  # the model side reads the input's meta too (text)
-                outputs = stages.frame_session.run_frame({input_name: prep.tensor}, frame.meta)
-            else:
-                outputs = stages.session.run({input_name: prep.tensor})
         with acc.stage("postprocess") if acc else contextlib.nullcontext():
             if stages.compare is not None:  # anomaly by reconstruction compares with the input
-                output = stages.compare(outputs, prep.lb, prep.tensor)
+                output = stages.compare(ran.outputs, prep.lb, prep.tensor)
             else:
-                output = stages.postprocess(outputs, prep.lb)
-        latency_ms = (time.perf_counter() - t0 + prep.pre_s) * 1000.0
+                output = stages.postprocess(ran.outputs, prep.lb)
+        latency_ms = (time.perf_counter() - t0 + ran.run_s + prep.pre_s) * 1000.0
         self.inferred += 1
         self.latencies.append(latency_ms)
         if self.first_result_at is None:
@@ -328,6 +395,7 @@ class Pipeline:
             "latency_ms_p50": round(float(np.percentile(lat, 50)), 2) if lat is not None else None,
             "latency_ms_p95": round(float(np.percentile(lat, 95)), 2) if lat is not None else None,
             "source": self._capture.status.as_dict() if self._capture else None,
+            "threads": self.layout.as_json() if self.layout else None,
             **self._extra_stats(),
         }
 

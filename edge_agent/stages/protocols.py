@@ -136,3 +136,6 @@ class Stages:
     events: EventLogic | None = None
     flush: Flush | None = None
     counters: dict[str, Counters] = field(default_factory=dict)
+    # True when frames may run through `session` concurrently (no state carried from one run to the
+    # next, no shared member counters): the runner may then use several inference workers.
+    parallel: bool = False

@@ -133,7 +133,7 @@ class TextEngine:
     def open(cls, cfg: ModelConfig) -> TextEngine:
         """The engine for the bundle a pipeline's (or member's) `model:` names, threads from it."""
         bundle, spec = open_bundle(cfg)
-        return cls(bundle, spec, cfg.intra_op_threads)
+        return cls(bundle, spec, cfg.intra_op)
 
     @property
     def prompt_spec(self) -> PromptSpec | None:
