@@ -14,13 +14,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, Self, TypeVar
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from edge_agent.bundle.archive import SUFFIX, unpack
 from edge_agent.bundle.verify import Bundle, load_public_key, sha256_file, verify_bundle
 from edge_agent.errors import BundleError
+
+if TYPE_CHECKING:  # a type only: cryptography loads where a key is read (edge_agent.bundle.verify)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 CACHE = "packed"

@@ -15,15 +15,15 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from edge_agent.bundle.manifest import MANIFEST, SIGNATURE, Manifest
 from edge_agent.errors import BundleError
+
+if TYPE_CHECKING:  # cryptography costs ~7 MB of RSS: imported only where a key is read or checked
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is a few KB; 1,000 listed files fit in ~200 KB
 MAX_JSON_DEPTH = 32  # a real manifest nests 5 levels deep
@@ -54,12 +54,17 @@ def sha256_file(path: Path) -> str:
 
 
 def key_id(public: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """A PEM public key, or 64 hex characters of a raw ed25519 key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -205,6 +210,8 @@ def _sha256_nofollow(path: Path) -> str:
 
 
 def _check_signature(root: Path, raw: bytes, trusted_keys: list[Ed25519PublicKey]) -> str:
+    from cryptography.exceptions import InvalidSignature
+
     sig = _read_small(root, SIGNATURE, MAX_SIGNATURE_BYTES)
     if sig is None:
         raise BundleError(f"{root}: unsigned bundle, but trusted keys are configured")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,6 @@ from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.hardware.providers import ProviderSpecLike, check_active, resolve_providers
 from edge_agent.inference.config import ModelConfig, ProviderSpec
-from edge_agent.inference.memory import limit_malloc_arenas
 from edge_agent.inference.stopper import RunStopper
 
 log = logging.getLogger(__name__)
@@ -56,19 +57,38 @@ def _specs(cfg: ModelConfig, profile: HardwareProfile | None) -> Sequence[Provid
     return [ProviderSpec(name="CPUExecutionProvider")]
 
 
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+MMAP_THRESHOLD = 128 * 1024
+
+
+def unmap_large_buffers(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold (it otherwise rises to 32 MiB as buffers are freed, and then keeps
+    activations and frames in the heap after use); False where the C library is not glibc."""
+    if sys.platform != "linux":
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):
+        return False
+
+
 def session_options(cfg: ModelConfig, profile: HardwareProfile | None) -> ort.SessionOptions:
-    """Threads from the model block (a pipeline's layout has set `auto` to a number by now); without
-    ORT's CPU arena and memory patterns where the profile asks for low memory (the arena keeps the
-    high-water mark of every run; patterns pre-plan one buffer per input shape)."""
+    """Threads from the model block (a pipeline's layout has set `auto` to a number by now). Where the
+    profile asks for low memory (docs/pipelines.md, "Memory"): graph optimisation up to `extended`
+    (`all` adds x86's NCHWc layout, which keeps reordered copies of the weights: 13 MB more for
+    OriNet on x86, nothing on Arm), no memory pattern and no CPU arena (both keep the high-water mark
+    of every run in flight), and buffers from 128 KiB up mapped and unmapped by malloc itself, so
+    what a run frees goes back to the system instead of staying in glibc's heap."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = cfg.intra_op
     so.inter_op_num_threads = cfg.inter_op_threads
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     if profile is not None and profile.low_memory:
-        so.enable_cpu_mem_arena = False
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         so.enable_mem_pattern = False
-        limit_malloc_arenas()
+        so.enable_cpu_mem_arena = False
+        unmap_large_buffers()
     return so
 
 

@@ -14,13 +14,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.bundle.verify import key_id
 from edge_agent.errors import CommandError
+
+if TYPE_CHECKING:  # cryptography (~7 MB of RSS) loads only when a signed command is checked
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
 def signed_bytes(device: str, verb: str, body: dict[str, Any]) -> bytes:
@@ -80,6 +80,8 @@ class CommandVerifier:
             raise CommandError("unauthorised", "sig is not base64") from None
         keys = [self.keys[kid]] if isinstance(kid, str) and kid in self.keys else list(self.keys.values())
         message = signed_bytes(device, verb, body)
+        from cryptography.exceptions import InvalidSignature
+
         for key in keys:
             try:
                 key.verify(raw, message)
