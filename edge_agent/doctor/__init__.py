@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_agent.doctor.checks import check_machine
-from edge_agent.doctor.config_checks import check_config
+from edge_agent.doctor.config_checks import check_config, check_threads
 from edge_agent.doctor.probe import Facts, Root, probe
 from edge_agent.doctor.report import Finding, Report
 from edge_agent.doctor.select import select_profile
@@ -55,6 +55,8 @@ def diagnose(
                         )
                     report.profile = forced
                     report.profile_reasons = ["set by device.hardware_profile"]
+            # The agent reads a profile only when the config names it: the layout it would choose.
+            check_threads(report, cfg, chosen if forced else None, facts.cpu_count)
     if chosen is None:
         report.add(
             "warn",

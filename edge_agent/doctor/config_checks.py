@@ -15,6 +15,8 @@ from edge_agent.credentials import credential_path, read_secret
 from edge_agent.doctor.probe import Root
 from edge_agent.doctor.report import Report
 from edge_agent.errors import ConfigError
+from edge_agent.hardware.profile import HardwareProfile
+from edge_agent.pipeline.layout import inference_budget, plan, shares
 from edge_agent.sources.video_config import SourceConfig
 
 
@@ -161,3 +163,14 @@ def check_config(report: Report, path: Path, root: Root, timeout: float) -> Agen
     check_tls_and_secrets(report, loaded, root)
     check_pipelines(report, loaded, root)
     return cfg
+
+
+def check_threads(report: Report, cfg: AgentConfig, profile: HardwareProfile | None, cores: int) -> None:
+    """One line per enabled pipeline: the thread layout `edge-agent run` would choose here (before the
+    model opens: a bundle whose manifest says vad still gets one worker then)."""
+    share = shares(cfg.pipelines, profile, cores or None)
+    for name, layout_cores in share.items():
+        pipe = cfg.pipelines[name]
+        layout = plan(pipe, layout_cores, low_memory=bool(profile and profile.low_memory))
+        budget = inference_budget(profile, cores or None)
+        report.add("info", "threads", f"pipelines.{name}: {layout.describe()} (budget {budget} core(s))")

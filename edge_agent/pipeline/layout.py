@@ -6,7 +6,8 @@ never more than those cores, split fairly across the agent's enabled pipelines. 
 pipeline whose frames are independent runs several workers of one intra-op thread each (a small model
 scales better over whole runs than inside one); a pipeline whose model keeps state from frame to frame
 (vad), votes over members (ensemble, cascade) or is not an ONNX Runtime session (text) runs one worker
-and gets its share as intra-op threads. One core always means one worker of one thread: what the
+and gets its share as intra-op threads, and so does every pipeline on a `low_memory` profile (each
+run in flight holds its own activations). One core always means one worker of one thread: what the
 agent did before layouts existed. The config overrides either number (`model.workers`,
 `model.intra_op_threads`); a number of workers a pipeline cannot use is cut to one, and logged.
 """
@@ -90,27 +91,29 @@ def serial_reason(cfg: PipelineConfig) -> str | None:
     return None
 
 
-def plan(cfg: PipelineConfig, share: int) -> Layout:
-    """The layout of one pipeline within its share of cores, the config's numbers first."""
+def plan(cfg: PipelineConfig, share: int, low_memory: bool = False) -> Layout:
+    """The layout of one pipeline within its share of cores, the config's numbers first. On a
+    low-memory profile `auto` keeps one run in flight (each run holds its own activations) and gives
+    it the share as intra-op threads; a number in the config still wins."""
     model = cfg.model
     serial = serial_reason(cfg)
     workers_set = model.workers != "auto"
     intra_set = model.intra_op_threads != "auto"
-    workers = model.workers if model.workers != "auto" else 1
-    if workers > 1 and serial is not None:
-        log.warning("model.workers: %d cut to 1: %s", workers, serial)
-        workers = 1
-    if not workers_set:
-        if serial is not None:
-            workers = 1
-        elif model.intra_op_threads == "auto":
-            workers = share
-        elif model.intra_op_threads == 0:  # ORT sizes its own pool to the machine: one run at a time
-            workers = 1
-        else:
-            workers = max(1, share // max(model.intra_op_threads, 1))
-    intra = model.intra_op_threads if model.intra_op_threads != "auto" else max(1, share // workers)
     why = serial or "frames are independent"
+    if model.workers != "auto":
+        workers = model.workers
+        if workers > 1 and serial is not None:
+            log.warning("model.workers: %d cut to 1: %s", workers, serial)
+            workers = 1
+    elif serial is not None or model.intra_op_threads == 0:  # 0: ORT sizes its own pool to the machine
+        workers = 1
+    elif low_memory:
+        workers, why = 1, "low-memory profile: one run in flight"
+    elif model.intra_op_threads == "auto":
+        workers = share
+    else:
+        workers = max(1, share // max(model.intra_op_threads, 1))
+    intra = model.intra_op_threads if model.intra_op_threads != "auto" else max(1, share // workers)
     if workers_set or intra_set:
         why = f"{why}; config sets " + ", ".join(
             k for k, on in (("workers", workers_set), ("intra_op_threads", intra_set)) if on

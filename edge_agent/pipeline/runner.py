@@ -127,7 +127,7 @@ class Pipeline:
         """Open the model and build the stages up to the sink; raise a clear error if they do not fit."""
         cfg = self.cfg
         share = self.cores or shares({self.name: cfg}, self.profile)[self.name]
-        layout = plan(cfg, share)
+        layout = plan(cfg, share, low_memory=bool(self.profile and self.profile.low_memory))
         self.stages = self.kind.stages(self.name, with_threads(cfg, layout), self.profile, self._stopper)
         self.model = self.stages.model
         self.layout = settle(layout, self.stages.parallel, self.model.providers[0])

@@ -65,6 +65,15 @@ def pi4(root: Path) -> Path:
     return root
 
 
+def pi_zero_2w(root: Path) -> Path:
+    _common(root, "Debian GNU/Linux 12 (bookworm)")
+    write(root, "/proc/device-tree/model", b"Raspberry Pi Zero 2 W Rev 1.0\x00")
+    model = "Raspberry Pi Zero 2 W Rev 1.0"
+    write(root, "/proc/cpuinfo", _arm_cpuinfo("fp asimd evtstrm crc32 cpuid", "0xd03", 4, model))
+    write(root, "/dev/video0", "")
+    return root
+
+
 def jetson_orin_nano(root: Path) -> Path:
     _common(root, "Ubuntu 22.04.5 LTS")
     write(root, "/proc/device-tree/model", b"NVIDIA Jetson Orin Nano Developer Kit\x00")
