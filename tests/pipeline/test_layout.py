@@ -15,6 +15,7 @@ from edge_agent.pipeline.layout import inference_budget, plan, settle, shares
 
 VIDEO = {"kind": "video", "path": "a.mp4"}
 CLASSIFY = {"kind": "classification", "top_k": 1}
+HEAD = "pipelines:\n  door:\n    source: {kind: video, path: a.mp4}\n"
 
 
 def _pipe(model: dict[str, Any] | None = None, **extra: Any) -> PipelineConfig:
@@ -86,17 +87,18 @@ def test_cores_split_fairly_across_enabled_pipelines_and_never_exceed_the_machin
     ],
 )
 def test_bad_thread_settings_name_the_key(key: str, value: str, expected: str) -> None:
-    text = f"pipelines:\n  door:\n    source: {{kind: video, path: a.mp4}}\n    model:\n      path: m.onnx\n      {key}: {value}\n"
+    text = f"{HEAD}    model:\n      path: m.onnx\n      {key}: {value}\n"
     with pytest.raises(ConfigError) as info:
         parse_config(text, "broken.yaml")
     (issue,) = info.value.issues
     assert issue.path == f"pipelines.door.model.{key}"
     assert issue.line == 6
-    assert "'auto'" in issue.message and expected in issue.message
+    assert "'auto'" in issue.message
+    assert expected in issue.message
 
 
 def test_existing_configs_stay_valid_and_auto_parses() -> None:
-    text = "pipelines:\n  door:\n    source: {kind: video, path: a.mp4}\n    model: {path: m.onnx, intra_op_threads: 2}\n"
+    text = f"{HEAD}    model: {{path: m.onnx, intra_op_threads: 2}}\n"
     assert parse_config(text, "ok.yaml").pipelines["door"].model.intra_op_threads == 2
     auto = parse_config(text.replace("2}", "auto, workers: auto}"), "ok.yaml").pipelines["door"].model
     assert (auto.intra_op_threads, auto.workers) == ("auto", "auto")

@@ -50,7 +50,9 @@ def _cfg(orinet: Path, video: Path, **model: Any) -> PipelineConfig:
     )
 
 
-def _run(cfg: PipelineConfig, cores: int | None = None, slow: bool = False) -> tuple[list[Any], Pipeline, Any]:
+def _run(
+    cfg: PipelineConfig, cores: int | None = None, slow: bool = False
+) -> tuple[list[Any], Pipeline, Any]:
     out: list[Outbound] = []
     pipe = Pipeline("orient", cfg, out.append, cores=cores)
     pipe.load()
@@ -70,8 +72,10 @@ def test_three_workers_keep_frame_order_and_the_single_worker_outputs(
     video, truth = demo_video
     one, single, _ = _run(_cfg(orinet_path, video, workers=1, intra_op_threads=1))
     many, pipe, slow = _run(_cfg(orinet_path, video, workers=3, intra_op_threads=1), slow=True)
-    assert pipe.layout is not None and pipe.layout.workers == 3
-    assert slow is not None and len(slow.threads) > 1  # the runs really were spread over workers
+    assert pipe.layout is not None
+    assert pipe.layout.workers == 3
+    assert slow is not None
+    assert len(slow.threads) > 1
     assert [r["frame"] for r in many] == list(range(len(truth)))  # in order despite the stalled first run
     assert [r["output"] for r in many] == [r["output"] for r in one]
     snap = pipe.snapshot()
@@ -101,16 +105,20 @@ def test_intra_op_threads_reach_the_session(orinet_path: Path, demo_video: tuple
     video, _ = demo_video
     pipe = Pipeline("orient", _cfg(orinet_path, video, workers=1), lambda _m: None, cores=3)
     pipe.load()
-    assert pipe.layout is not None and (pipe.layout.workers, pipe.layout.intra_op_threads) == (1, 3)
+    assert pipe.layout is not None
+    assert (pipe.layout.workers, pipe.layout.intra_op_threads) == (1, 3)
     model = pipe.stages.model if pipe.stages else None
     session = getattr(model, "session", None)
     assert session is not None
     assert session.get_session_options().intra_op_num_threads == 3
-    assert pipe.accounts is not None and "note" in pipe.accounts.report()  # pool threads not on thread_time
+    assert pipe.accounts is not None
+    assert "note" in pipe.accounts.report()
 
 
 def test_a_stateful_model_is_held_to_one_worker(tmp_path: Path) -> None:
-    silero_vad = pytest.importorskip("silero_vad", reason="silero-vad is not installed (install-test-models.sh)")
+    silero_vad = pytest.importorskip(
+        "silero_vad", reason="silero-vad is not installed (install-test-models.sh)"
+    )
     sf = pytest.importorskip("soundfile", reason="the audio extra (soundfile) is not installed")
     import numpy as np
 
