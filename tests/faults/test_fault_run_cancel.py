@@ -138,7 +138,7 @@ def test_pipeline_stop_cancels_the_run_in_flight_and_joins(
     deadline = time.monotonic() + WAIT_S
     while (pipe.inferred < 1 or stopper.in_flight == 0) and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert stopper.in_flight == 1
+    assert stopper.in_flight >= 1  # one run per inference worker (the layout may run several)
     with caplog.at_level(logging.INFO, logger="edge_agent.pipeline.runner"):
         assert pipe.stop(timeout=WAIT_S, grace=0.0)  # every thread joined
     assert "in-flight inference cancelled" in caplog.text
