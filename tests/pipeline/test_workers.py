@@ -5,7 +5,6 @@ stateful model (silero-vad) is held to one worker."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,14 @@ PRE = {"resize": "letterbox", "pad_value": 255, "mean": [0.485, 0.456, 0.406], "
 
 
 class _SlowFirst:
-    """Fault injection: the first run of the pipeline stalls, so later frames finish before it."""
+    """Fault injection: the first run of the pipeline stalls until another worker has finished a
+    later frame, so results are sure to complete out of order."""
 
     def __init__(self, inner: Session) -> None:
         self.inner = inner
         self.calls = 0
         self.threads: set[str] = set()
+        self.overtaken = threading.Event()
         self._lock = threading.Lock()
 
     def run(self, feeds: Feeds) -> list[Tensor]:
@@ -34,8 +35,11 @@ class _SlowFirst:
             first = self.calls == 1
             self.threads.add(threading.current_thread().name)
         if first:
-            time.sleep(0.5)
-        return self.inner.run(feeds)
+            self.overtaken.wait(60)  # a bound only so a broken runner fails instead of hanging
+            return self.inner.run(feeds)
+        outputs = self.inner.run(feeds)
+        self.overtaken.set()
+        return outputs
 
 
 def _cfg(orinet: Path, video: Path, **model: Any) -> PipelineConfig:
@@ -75,6 +79,7 @@ def test_three_workers_keep_frame_order_and_the_single_worker_outputs(
     assert pipe.layout is not None
     assert pipe.layout.workers == 3
     assert slow is not None
+    assert slow.overtaken.is_set()  # a later frame really finished before the first
     assert len(slow.threads) > 1
     assert [r["frame"] for r in many] == list(range(len(truth)))  # in order despite the stalled first run
     assert [r["output"] for r in many] == [r["output"] for r in one]
