@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -134,8 +135,28 @@ def pick_classes(logits: np.ndarray, n: int) -> list[int]:
     return sorted(order[:n])
 
 
+def _slice_gemm(graph: Any, output: str, classes: list[int]) -> bool:
+    """Cut the rows of the Gemm that writes `output` (weights and bias as initializers) to `classes`:
+    the restricted teacher then carries, and is measured with, only the classifier rows it uses."""
+    from onnx import numpy_helper
+
+    node = next((n for n in graph.node if output in n.output), None)
+    inits = {t.name: t for t in graph.initializer}
+    if node is None or node.op_type != "Gemm" or any(i not in inits for i in node.input[1:]):
+        return False
+    trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+    for pos, name in enumerate(node.input[1:], start=1):
+        arr = numpy_helper.to_array(inits[name])
+        axis = 0 if pos == 2 or trans_b else 1  # bias [N]; weights [N, K] with transB, else [K, N]
+        if arr.ndim == 0 or (pos == 2 and arr.ndim != 1):
+            return False
+        inits[name].CopyFrom(numpy_helper.from_array(np.take(arr, classes, axis=axis), name))
+    return True
+
+
 def restrict_onnx(src: Path, dst: Path, classes: list[int]) -> Path:
-    """`src` with its first output cut to `classes` (a Gather on the last axis): the teacher for one job."""
+    """`src` with its first output cut to `classes`: the teacher for one job. The final Gemm's rows
+    are cut where it has one with constant weights, else a Gather on the last axis is appended."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -150,12 +171,13 @@ def restrict_onnx(src: Path, dst: Path, classes: list[int]) -> Path:
     full = dims[1].dim_value
     if full and max(classes) >= full:
         raise UsageError(f"--class-ids: the teacher has {full} classes, got {max(classes)}")
-    idx = numpy_helper.from_array(np.asarray(classes, np.int64), "edge_restrict_classes")
-    graph.initializer.append(idx)
-    raw = out.name + "_all_classes"
-    for node in graph.node:
-        node.output[:] = [raw if o == out.name else o for o in node.output]
-    graph.node.append(helper.make_node("Gather", [raw, idx.name], [out.name], axis=1))
+    if not _slice_gemm(graph, out.name, classes):
+        idx = numpy_helper.from_array(np.asarray(classes, np.int64), "edge_restrict_classes")
+        graph.initializer.append(idx)
+        raw = out.name + "_all_classes"
+        for node in graph.node:
+            node.output[:] = [raw if o == out.name else o for o in node.output]
+        graph.node.append(helper.make_node("Gather", [raw, idx.name], [out.name], axis=1))
     dims[1].dim_value = len(classes)
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
