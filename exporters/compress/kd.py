@@ -4,8 +4,10 @@ Loss (Hinton et al. 2015): KL(softmax(teacher / T) || softmax(student / T)) · T
 the soft term's gradients at the scale of a hard-label loss; with hard labels, mixed as
 alpha · soft + (1 - alpha) · cross-entropy. The loop keeps the weights with the best held-out
 top-1 agreement with the teacher, stops at a time budget, an epoch cap or when agreement has not
-risen for `patience` epochs. (exporters/train/ has a shared loop on another branch; this one is the
-few lines distillation and pruning's recovery need, on precomputed teacher logits.)
+risen for `patience` epochs. Not exporters/train/loop.fit (merged after this was written): that
+loop's targets are integer labels (its train accuracy compares argmax with them), where this one
+trains on float teacher logits per sample, augments batches and runs a one-cycle schedule.
+Letting loop.fit take [N, K] float targets would make it serve both; until then, two loops.
 """
 
 from __future__ import annotations
