@@ -1,4 +1,4 @@
-"""`edge-export`: build a bundle from a model; keygen, sign and verify bundles.
+"""`edge-export`: build a bundle from a model (or train one: `train`); keygen, sign and verify bundles.
 
 Exit codes: 0 ok, 1 failure (a missed accuracy gate included: the report is printed, no bundle),
 2 usage, 130 interrupted (Ctrl-C, as `edge-agent`). Progress bars go to stderr when it is a terminal;
@@ -21,12 +21,14 @@ from edge_agent.bundle.sign import load_private_key, sign_bundle, write_keypair
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
+from exporters.compress.cli import add_compress_parsers
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
 from exporters.slm.cli import add_slm_arguments, cmd_slm_build
 from exporters.slm.finetune import REPORT as FINETUNE_REPORT
 from exporters.slm.finetune import build_parser as finetune_parser
 from exporters.slm.source import is_slm_source
+from exporters.train.cli import add_train_parser
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,13 @@ def _add_finetune(sub: Any) -> None:
     )
     f.add_argument("--json", action="store_true", help="print finetune_report.json on stdout")
     f.set_defaults(func=cmd_finetune)
+
+
+def _add_training(sub: Any) -> None:
+    """The commands that train a model before building it: finetune, distill, prune, train."""
+    _add_finetune(sub)
+    add_compress_parsers(sub)
+    add_train_parser(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--key", type=Path, required=True)
     s.set_defaults(func=cmd_sign)
 
-    _add_finetune(sub)
+    _add_training(sub)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)

@@ -86,6 +86,8 @@ class ExportOptions:
     max_length: int = 128
     progress: bool = True
     measure: bool = True
+    # Sections added to the bundle's report as they are (`edge-export train` adds "training").
+    report_extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -376,6 +378,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
             "benchmark": bench,
             "timings_s": {"load": round(t_load, 2), "total": round(time.perf_counter() - t0, 2)},
             **_summary(bench, gate, chosen),
+            **opts.report_extra,
         }
         name = opts.name or re.sub(r"[^A-Za-z0-9_.-]", "-", opts.out.name).strip("-.")[:64] or "model"
         fields = {

@@ -45,26 +45,34 @@ def _factory(spec: str) -> Callable[[], Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def load(spec: SourceSpec, workdir: Path) -> Loaded:
+def build_module(source: str, weights: Path | None) -> Any:
+    """The factory's nn.Module with `weights` (a state_dict) loaded, in eval mode; also what
+    exporters/compress/prune.py prunes."""
     import torch
 
-    if spec.input_shape is None:
-        raise UsageError("a PyTorch source needs --input-shape (e.g. 1,3,224,224)")
-    model = _factory(spec.source)()
+    model = _factory(source)()
     if not isinstance(model, torch.nn.Module):
-        raise SourceError(f"{spec.source} returned {type(model).__name__}, expected a torch.nn.Module")
-    if spec.weights is not None:
+        raise SourceError(f"{source} returned {type(model).__name__}, expected a torch.nn.Module")
+    if weights is not None:
         try:
-            state = torch.load(spec.weights, map_location="cpu", weights_only=True)
+            state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises several types for corrupt or foreign files
-            raise SourceError(f"{spec.weights}: cannot load a state_dict ({exc})") from exc
+            raise SourceError(f"{weights}: cannot load a state_dict ({exc})") from exc
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            raise SourceError(f"{spec.weights}: does not fit the model ({exc})") from exc
-    model.eval()
+            raise SourceError(f"{weights}: does not fit the model ({exc})") from exc
+    return model.eval()
+
+
+def load(spec: SourceSpec, workdir: Path) -> Loaded:
+    import torch
+
+    if spec.input_shape is None:
+        raise UsageError("a PyTorch source needs --input-shape (e.g. 1,3,224,224)")
+    model = build_module(spec.source, spec.weights)
     dst = workdir / "source.onnx"
     dummy = torch.zeros(spec.input_shape)
     with warnings.catch_warnings():
