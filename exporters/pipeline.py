@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_agent.bundle.archive import SUFFIX, pack
 from edge_agent.bundle.dtypes import ORT_TO_NUMPY
-from edge_agent.bundle.manifest import TensorSpec, TextSpec
+from edge_agent.bundle.manifest import AudioSpec, TensorSpec, TextSpec
 from edge_agent.bundle.settings import (
     ClassificationPost,
     DetectionPost,
@@ -86,6 +86,9 @@ class ExportOptions:
     max_length: int = 128
     progress: bool = True
     measure: bool = True
+    exclude: tuple[str, ...] = ()  # node names every quantized variant keeps in float (a feature front)
+    audio: AudioSpec | None = None  # an audio model: the rate and window the agent's source must give
+    training: dict[str, Any] | None = None  # a trained model: how (the report's `training` section)
 
 
 @dataclass(slots=True)
@@ -329,6 +332,8 @@ def export_model(opts: ExportOptions) -> ExportResult:
         spec = QuantSpec.from_recipe(
             profile.quantization.model_copy(update={"mode": mode}), transformer=loaded.kind == "huggingface"
         )
+        if opts.exclude:
+            spec = spec.replace(exclude=tuple(dict.fromkeys(spec.exclude + opts.exclude)))
         task_key = "labels" if loaded.reference is not None else loaded.task
         max_drop = opts.max_drop if opts.max_drop is not None else DEFAULT_MAX_DROP.get(task_key, 0.01)
         final, ladder, gate = _gate(
@@ -372,6 +377,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
                 "calib_fingerprint": fingerprint(calib) if calib else None,
                 "holdout_fingerprint": fingerprint(held) if held else None,
             },
+            **({"training": opts.training} if opts.training else {}),
             "gate": gate,
             "benchmark": bench,
             "timings_s": {"load": round(t_load, 2), "total": round(time.perf_counter() - t0, 2)},
@@ -393,6 +399,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
             "outputs": [TensorSpec(name=n, shape=s, dtype=d) for n, s, d in outputs],
             "preprocess": pre,
             "text": text,
+            "audio": opts.audio,
             "postprocess": _postprocess(loaded.task, loaded.head, labels),
             "quantization": info(chosen, report["data"]["calib_fingerprint"]),
             "report": report,
