@@ -1,4 +1,4 @@
-"""`edge-export`: build a bundle from a model; keygen, sign and verify bundles.
+"""`edge-export`: build a bundle from a model (or train one: `train`); keygen, sign and verify bundles.
 
 Exit codes: 0 ok, 1 failure (a missed accuracy gate included: the report is printed, no bundle),
 2 usage, 130 interrupted (Ctrl-C, as `edge-agent`). Progress bars go to stderr when it is a terminal;
@@ -27,6 +27,7 @@ from exporters.slm.cli import add_slm_arguments, cmd_slm_build
 from exporters.slm.finetune import REPORT as FINETUNE_REPORT
 from exporters.slm.finetune import build_parser as finetune_parser
 from exporters.slm.source import is_slm_source
+from exporters.train.cli import add_train_parser
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sign)
 
     _add_finetune(sub)
+    add_train_parser(sub)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)

@@ -88,7 +88,8 @@ class ExportOptions:
     measure: bool = True
     exclude: tuple[str, ...] = ()  # node names every quantized variant keeps in float (a feature front)
     audio: AudioSpec | None = None  # an audio model: the rate and window the agent's source must give
-    training: dict[str, Any] | None = None  # a trained model: how (the report's `training` section)
+    # Sections added to the bundle's report as they are (`edge-export train` adds "training").
+    report_extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -377,11 +378,11 @@ def export_model(opts: ExportOptions) -> ExportResult:
                 "calib_fingerprint": fingerprint(calib) if calib else None,
                 "holdout_fingerprint": fingerprint(held) if held else None,
             },
-            **({"training": opts.training} if opts.training else {}),
             "gate": gate,
             "benchmark": bench,
             "timings_s": {"load": round(t_load, 2), "total": round(time.perf_counter() - t0, 2)},
             **_summary(bench, gate, chosen),
+            **opts.report_extra,
         }
         name = opts.name or re.sub(r"[^A-Za-z0-9_.-]", "-", opts.out.name).strip("-.")[:64] or "model"
         fields = {

@@ -44,15 +44,3 @@ class KwsNet(nn.Module):
     def forward(self, audio: Tensor) -> Tensor:
         out: Tensor = self.head(self.body(self.norm(self.features(audio))))
         return out
-
-
-class WithSoftmax(nn.Module):
-    """The exported graph: probabilities, which the agent's classification postprocess reads as is."""
-
-    def __init__(self, net: KwsNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, audio: Tensor) -> Tensor:
-        out: Tensor = self.net(audio).softmax(-1)
-        return out

@@ -51,10 +51,12 @@ def build_vad_front(
     window: int,
     hop: int,
     silence: str = "_silence",
+    input_name: str = "input",
     warmup: int = 4,
     silero: Path | None = None,
 ) -> Path:
-    """Write the front for a keyword model with `labels` over `[1, window]` samples, `hop` new ones."""
+    """Write the front for a keyword model with `labels` over `[1, window]` samples, `hop` new ones,
+    taking them by the keyword model's own input name (the cascade feeds both models one tensor)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -89,10 +91,12 @@ def build_vad_front(
         raise UsageError(f"{SEQUENCE_MODEL}: expected inputs input, h, c and output speech_probs")
     for i in list(g.input):
         g.input.remove(i)
+    for node in g.node:  # silero's own `input` is renamed: the graph's input takes the caller's name
+        node.input[:] = ["front_input" if x == "input" else x for x in node.input]
     g.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
     head = [
-        helper.make_node("Gather", ["audio", "front_idx"], ["front_chunks"], axis=1),
-        helper.make_node("Reshape", ["front_chunks", "front_shape"], ["input"]),
+        helper.make_node("Gather", [input_name, "front_idx"], ["front_chunks"], axis=1),
+        helper.make_node("Reshape", ["front_chunks", "front_shape"], ["front_input"]),
     ]
     tail = [
         helper.make_node(
@@ -110,7 +114,7 @@ def build_vad_front(
     g.node.extend(nodes)
     del g.output[:]
     g.output.append(helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, len(labels)]))
-    g.input.append(helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, window]))
+    g.input.append(helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, window]))
     model.doc_string = (
         f"silero-vad front for a keyword model over {labels}: speech in the newest {hop} samples"
     )

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch", reason="needs the export extra")
 onnx = pytest.importorskip("onnx", reason="needs the export extra")
 
 from exporters.metrics import session  # noqa: E402
+from exporters.train.export import to_onnx  # noqa: E402
 from exporters.train.kws.features import (  # noqa: E402
     LogMel,
     MelSpec,
@@ -18,7 +19,6 @@ from exporters.train.kws.features import (  # noqa: E402
     reference_logmel,
 )
 from exporters.train.kws.speech import Rendition, espeak, say  # noqa: E402
-from exporters.train.kws.train import export_onnx  # noqa: E402
 
 PLAIN_OPS = {"Conv", "Slice", "Mul", "Add", "Transpose", "MatMul", "Log", "Unsqueeze", "Constant", "Shape",
              "Gather", "Squeeze"}  # fmt: skip
@@ -36,8 +36,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 
 @pytest.mark.parametrize("spec", [MelSpec(), MelSpec(n_fft=512, hop=128, n_mels=64)])
 def test_onnx_logmel_matches_numpy_fft(spec: MelSpec, clip: np.ndarray, tmp_path: Path) -> None:
-    path = export_onnx(LogMel(spec), 16000, tmp_path / "logmel.onnx", output="logmel")
-    got = session(path).run(None, {"audio": clip[None]})[0][0, 0]
+    path = to_onnx(LogMel(spec), clip[None], tmp_path / "logmel.onnx")
+    got = session(path).run(None, {"input": clip[None]})[0][0, 0]
     want = reference_logmel(clip, spec)
     assert got.shape == want.shape == (spec.n_mels, spec.frames(len(clip)))
     # Log power: float32 convolution against float64 FFT. Bands with real energy agree to 1e-3 nats;
