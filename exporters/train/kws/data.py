@@ -3,9 +3,11 @@
 A data folder has one subfolder per keyword holding WAV/FLAC/OGG clips at the model's rate (any
 length; the clip's audible part is what is placed and augmented). Optional subfolders: `_unknown`
 (other words), `_silence` (quiet recordings) and `_background_noise_` (long noise recordings mixed
-under the words, as in the Speech Commands layout). Clips are split 80/10/10 into train /
-validation / held-out by speaker: the part of a file name before `_nohash_` (Speech Commands'
-convention) or else the whole name, hashed, so one speaker's takes stay in one split.
+under the words, as in the Speech Commands layout; training `_silence` recordings are used the same
+way, every `_silence` clip of an epoch being noise drawn at a random level). Clips are split
+80/10/10 into train / validation / held-out by speaker: the part of a file name before `_nohash_`
+(Speech Commands' convention) or else the whole name, hashed, so one speaker's takes stay in one
+split.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def folder_corpus(root: Path, rate: int = 16000) -> Corpus:
         raise DataError(f"{root}: no keyword folders (expected e.g. {root}/yes/*.wav)")
     labels = [SILENCE, UNKNOWN, *keywords]
     splits: list[Split] = [Split([], []) for _ in range(3)]
+    quiet: list[F32] = []  # training `_silence` recordings: drawn from like noise (clips.TrainClips)
     for name, folder in folders.items():
         if name == NOISE_DIR:
             continue
@@ -92,6 +95,9 @@ def folder_corpus(root: Path, rate: int = 16000) -> Corpus:
             if len(x) == 0:
                 raise DataError(f"{path}: the clip is silent (all samples zero)")
             bucket = _speaker_bucket(path)
+            if name == SILENCE and bucket < 8:
+                quiet.append(x)
+                continue
             s = splits[0 if bucket < 8 else 1 if bucket == 8 else 2]
             s.audio.append(x)
             s.labels.append(labels.index(name))
@@ -102,6 +108,8 @@ def folder_corpus(root: Path, rate: int = 16000) -> Corpus:
                 "give more clips or more speakers"
             )
     noises = [_read(p, rate) for p in _clips(folders[NOISE_DIR])] if NOISE_DIR in folders else []
-    noises = [n / (float(np.sqrt(np.mean(n**2))) or 1.0) for n in noises if len(n)] + noise_bank(rate)
+    noises = [n / (float(np.sqrt(np.mean(n**2))) or 1.0) for n in [*noises, *quiet] if len(n)] + noise_bank(
+        rate
+    )
     log.info("%s: %d classes, %s clips", root, len(labels), [len(s.audio) for s in splits])
     return Corpus(labels, splits[0], splits[1], splits[2], [np.asarray(n, np.float32) for n in noises], rate)
