@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
+from edge_agent.bundle.settings import ClassificationPost
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from exporters.train.kws.clips import SILENCE, UNKNOWN
 from exporters.train.kws.speech import HOLDOUT_VARIANTS, TRAIN_VARIANTS, VAL_VARIANTS
@@ -41,7 +42,7 @@ def test_the_bundle_is_signed_and_says_how_to_feed_it(kws: Built) -> None:
     assert verified.signed_by is not None
     m = verified.manifest
     assert m.task == "classification"
-    assert m.postprocess is not None
+    assert isinstance(m.postprocess, ClassificationPost)
     assert m.postprocess.labels == kws.corpus.labels
     assert m.audio is not None
     assert (m.audio.sample_rate, m.audio.window, m.audio.context) == (16000, 4096, 16000 - 4096)
