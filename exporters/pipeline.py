@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_agent.bundle.archive import SUFFIX, pack
 from edge_agent.bundle.dtypes import ORT_TO_NUMPY
-from edge_agent.bundle.manifest import TensorSpec, TextSpec
+from edge_agent.bundle.manifest import AudioSpec, TensorSpec, TextSpec
 from edge_agent.bundle.settings import (
     ClassificationPost,
     DetectionPost,
@@ -86,6 +86,8 @@ class ExportOptions:
     max_length: int = 128
     progress: bool = True
     measure: bool = True
+    exclude: tuple[str, ...] = ()  # node names every quantized variant keeps in float (a feature front)
+    audio: AudioSpec | None = None  # an audio model: the rate and window the agent's source must give
     # Sections added to the bundle's report as they are (`edge-export train` adds "training").
     report_extra: dict[str, Any] = field(default_factory=dict)
 
@@ -331,6 +333,8 @@ def export_model(opts: ExportOptions) -> ExportResult:
         spec = QuantSpec.from_recipe(
             profile.quantization.model_copy(update={"mode": mode}), transformer=loaded.kind == "huggingface"
         )
+        if opts.exclude:
+            spec = spec.replace(exclude=tuple(dict.fromkeys(spec.exclude + opts.exclude)))
         task_key = "labels" if loaded.reference is not None else loaded.task
         max_drop = opts.max_drop if opts.max_drop is not None else DEFAULT_MAX_DROP.get(task_key, 0.01)
         final, ladder, gate = _gate(
@@ -396,6 +400,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
             "outputs": [TensorSpec(name=n, shape=s, dtype=d) for n, s, d in outputs],
             "preprocess": pre,
             "text": text,
+            "audio": opts.audio,
             "postprocess": _postprocess(loaded.task, loaded.head, labels),
             "quantization": info(chosen, report["data"]["calib_fingerprint"]),
             "report": report,

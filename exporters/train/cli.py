@@ -18,6 +18,7 @@ from typing import Any
 
 from exporters.errors import UsageError
 from exporters.ladder import RUNG_NAMES
+from exporters.train.kws.cli import add_audio_arguments, train_audio
 from exporters.train.settings import BuildOptions, FitSettings
 
 
@@ -81,6 +82,11 @@ TRAINERS: dict[str, Trainer] = {
     "sensor": Trainer(
         "sensor readings with labels → window features + an MLP", _sensor_arguments, _train_sensor
     ),
+    "audio": Trainer(
+        "keyword clips in one folder per word → in-graph log-mel + a small CNN",
+        add_audio_arguments,
+        train_audio,
+    ),
 }
 
 
@@ -103,7 +109,9 @@ def _example_data(args: argparse.Namespace, expected: str) -> tuple[Path, Path |
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", type=Path, nargs="?", help="a folder with one sub-folder per class, or a CSV")
     p.add_argument("-o", "--out", type=Path, required=True, help="bundle directory to create")
-    p.add_argument("--example", help="train on the repository's example data instead (photos, vibration)")
+    p.add_argument(
+        "--example", help="train on the repository's example data instead (photos, vibration, keywords)"
+    )
     p.add_argument("--val", type=Path, help="validation examples (default: a stratified split of DATA)")
     p.add_argument("--holdout", type=Path, help="held-out examples for the gate and the accuracy figure")
     p.add_argument("-t", "--target", default="generic-x86", help="hardware profile name or YAML path")

@@ -20,6 +20,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from edge_agent.bundle.manifest import AudioSpec
 from exporters.metrics import run
 from exporters.pipeline import ExportOptions, ExportResult, export_model
 from exporters.train.loop import FitResult, accuracy
@@ -45,6 +46,8 @@ class Trained:
     preprocess: str | None = None  # the image preset the bundle records (None: a feature vector)
     train_accuracy: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)  # trainer-specific report entries
+    audio: AudioSpec | None = None  # an audio model: the rate and windows the agent's source gives it
+    keep_float: str | None = None  # node names containing this stay float in every quantized variant
 
 
 def to_onnx(module: nn.Module, example: npt.NDArray[np.float32], path: Path) -> Path:
@@ -61,6 +64,13 @@ def to_onnx(module: nn.Module, example: npt.NDArray[np.float32], path: Path) -> 
             dynamo=False,
         )
     return path
+
+
+def float_nodes(path: Path, part: str) -> tuple[str, ...]:
+    """The names of the nodes of the ONNX model at `path` that contain `part`."""
+    import onnx
+
+    return tuple(n.name for n in onnx.load(str(path)).graph.node if part in n.name)
 
 
 def bundle_accuracy(model: Path, x: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> float:
@@ -124,6 +134,8 @@ def build_bundle(t: Trained, opts: BuildOptions) -> tuple[ExportResult, dict[str
                 skip_rungs=opts.skip_rungs,
                 holdout_limit=max(200, len(t.holdout)),
                 report_extra={"training": training},
+                audio=t.audio,
+                exclude=float_nodes(onnx_path, t.keep_float) if t.keep_float else (),
             )
         )
     training["holdout_accuracy_bundle"] = round(

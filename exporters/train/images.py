@@ -141,28 +141,28 @@ def backbone(weights: Path | None) -> nn.Module:
     return net.eval()
 
 
-class Pooled(nn.Module):
-    """The trained part: the unfrozen blocks (maybe none), global average pooling, the new head."""
-
-    def __init__(self, blocks: nn.Module, head: nn.Module) -> None:
-        super().__init__()
-        self.blocks, self.head = blocks, head
+class GlobalPool(nn.Module):
+    """MobileNetV2's global average pooling (its forward does it inline) as a module to cut at."""
 
     def forward(self, x: Tensor) -> Tensor:
-        y: Tensor = self.head(self.blocks(x).mean((2, 3)))
-        return y
+        return x.mean((2, 3))
 
 
 def build(classes: int, settings: ImageSettings) -> tuple[nn.Module, nn.Module, nn.Module]:
-    """(frozen prefix, trainable part, whole classifier: prefix then trainable), sharing modules."""
+    """(frozen prefix, trainable part, whole classifier: prefix then trainable), sharing modules.
+
+    Frozen, the prefix ends with the pooling, so the cache holds one 1280-vector per view; with
+    `unfreeze_last` it stops before the last block, which trains (then pools) with the head."""
     net = backbone(settings.weights)
-    blocks = list(net.features)  # type: ignore[arg-type]
-    cut = len(blocks) - 1 if settings.unfreeze_last else len(blocks)
-    prefix = nn.Sequential(*blocks[:cut])
-    suffix = nn.Sequential(*blocks[cut:])
-    suffix.requires_grad_(True)
+    blocks: list[nn.Module] = list(net.features)  # type: ignore[arg-type]
     torch.manual_seed(settings.seed)
-    trainable = Pooled(suffix, nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, classes)))
+    head = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, classes))
+    if settings.unfreeze_last:
+        prefix = nn.Sequential(*blocks[:-1])
+        trainable = nn.Sequential(blocks[-1].requires_grad_(True), GlobalPool(), head)
+    else:
+        prefix = nn.Sequential(*blocks, GlobalPool())
+        trainable = head
     return prefix, trainable, nn.Sequential(prefix, trainable).eval()
 
 

@@ -50,7 +50,12 @@ def recording(kind: str, seed: int, seconds: float = SECONDS) -> npt.NDArray[np.
 
 
 def write(
-    root: Path, *, train_per_class: int = 6, holdout_per_class: int = 3, seed: int = 0
+    root: Path,
+    *,
+    train_per_class: int = 6,
+    holdout_per_class: int = 3,
+    seconds: float = SECONDS,
+    seed: int = 0,
 ) -> dict[str, Path]:
     """root/train/<class>/run_NN.csv and root/holdout/<class>/run_NN.csv (header ts,x,y)."""
     out = {"train": root / "train", "holdout": root / "holdout"}
@@ -59,7 +64,7 @@ def write(
             folder = out[split] / kind
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(n):
-                rec = recording(kind, seed + 1000 * k + base + i)
+                rec = recording(kind, seed + 1000 * k + base + i, seconds)
                 np.savetxt(
                     folder / f"run_{i:02d}.csv", rec, delimiter=",", header="ts,x,y", comments="", fmt="%.5f"
                 )
