@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sign)
 
     _add_finetune(sub)
-    add_train_parser(sub)
+    add_train_parser(sub, _emit)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)

@@ -131,16 +131,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
-def add_train_parser(sub: Any) -> None:
-    """The `train` command and one sub-command per entry of TRAINERS."""
+def add_train_parser(sub: Any, emit: Callable[[dict[str, Any], bool], None]) -> None:
+    """The `train` command and one sub-command per entry of TRAINERS; `emit` prints the build's
+    report as `edge-export build` does (passed in: exporters.cli imports this module)."""
     t = sub.add_parser("train", help="train a classifier on labelled examples → gated, signed bundle")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, emit=emit)
     modes = t.add_subparsers(dest="modality", metavar="MODALITY")
     for name, trainer in TRAINERS.items():
         p = modes.add_parser(name, help=trainer.help)
         _common(p)
         trainer.add_arguments(p)
-        p.set_defaults(func=cmd_train)
+        p.set_defaults(func=cmd_train, emit=emit)
 
 
 def _summary(training: dict[str, Any], bundle: dict[str, Any]) -> list[str]:
@@ -168,7 +169,6 @@ def _summary(training: dict[str, Any], bundle: dict[str, Any]) -> list[str]:
 def cmd_train(args: argparse.Namespace) -> int:
     if getattr(args, "modality", None) is None:
         raise UsageError(f"train: expected a modality: {', '.join(TRAINERS)}")
-    from exporters.cli import _emit
     from exporters.train.export import build_bundle
 
     fs = FitSettings(
@@ -207,6 +207,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
-    _emit(out, as_json=False)
+    args.emit(out, False)
     print("\n".join(_summary(training, out)))
     return 0
