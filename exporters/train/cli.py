@@ -157,6 +157,12 @@ def _summary(training: dict[str, Any], bundle: dict[str, Any]) -> list[str]:
         f"bundle {training['holdout_accuracy_bundle']:.3f}"
         f"  (chance {training['chance']:.3f})",
     ]
+    if "window" in training:  # the sensor source must cut and featurise windows as in training
+        w = training["window"]
+        lines.append(
+            f"agent source: channels: [{', '.join(training['channels'])}], window: {{size: {w['size']}, "
+            f"hop: {w['hop']}, features: [{', '.join(w['features'] or [])}], fft_bands: {w['fft_bands']}}}"
+        )
     size, p50 = bundle.get("size_bytes"), bundle.get("latency_ms_p50")
     lines.append(
         f"bundle: {bundle['bundle']}  {bundle['quantization']}"
