@@ -61,7 +61,7 @@ def _add_training(sub: Any) -> None:
     """The commands that train a model before building it: finetune, distill, prune, train."""
     _add_finetune(sub)
     add_compress_parsers(sub)
-    add_train_parser(sub)
+    add_train_parser(sub, _emit)
 
 
 def build_parser() -> argparse.ArgumentParser:

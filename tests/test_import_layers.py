@@ -32,12 +32,14 @@ LEAVES = (
 # What exporters/ may import of edge_agent: the bundle, the hardware profiles, errors and the version;
 # and the sources, whose streaming resampler the keyword trainer uses so that its clips are resampled
 # exactly as the device resamples a microphone (exporters/train/kws/speech.py).
+# edge_agent.features: `edge-export train sensor` computes window features with the device's own code.
 EXPORTER_MAY_IMPORT = (
     "edge_agent",
     "edge_agent.bundle",
     "edge_agent.hardware",
     "edge_agent.errors",
     "edge_agent.sources",
+    "edge_agent.features",
 )
 
 # Package cycles still present (strongly connected groups of packages). Issue 14 removed them all: none

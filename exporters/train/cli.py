@@ -139,16 +139,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
-def add_train_parser(sub: Any) -> None:
-    """The `train` command and one sub-command per entry of TRAINERS."""
+def add_train_parser(sub: Any, emit: Callable[[dict[str, Any], bool], None]) -> None:
+    """The `train` command and one sub-command per entry of TRAINERS; `emit` prints the build's
+    report as `edge-export build` does (passed in: exporters.cli imports this module)."""
     t = sub.add_parser("train", help="train a classifier on labelled examples → gated, signed bundle")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, emit=emit)
     modes = t.add_subparsers(dest="modality", metavar="MODALITY")
     for name, trainer in TRAINERS.items():
         p = modes.add_parser(name, help=trainer.help)
         _common(p)
         trainer.add_arguments(p)
-        p.set_defaults(func=cmd_train)
+        p.set_defaults(func=cmd_train, emit=emit)
 
 
 def _summary(training: dict[str, Any], bundle: dict[str, Any]) -> list[str]:
@@ -164,6 +165,12 @@ def _summary(training: dict[str, Any], bundle: dict[str, Any]) -> list[str]:
         f"bundle {training['holdout_accuracy_bundle']:.3f}"
         f"  (chance {training['chance']:.3f})",
     ]
+    if "window" in training:  # the sensor source must cut and featurise windows as in training
+        w = training["window"]
+        lines.append(
+            f"agent source: channels: [{', '.join(training['channels'])}], window: {{size: {w['size']}, "
+            f"hop: {w['hop']}, features: [{', '.join(w['features'] or [])}], fft_bands: {w['fft_bands']}}}"
+        )
     size, p50 = bundle.get("size_bytes"), bundle.get("latency_ms_p50")
     lines.append(
         f"bundle: {bundle['bundle']}  {bundle['quantization']}"
@@ -176,7 +183,6 @@ def _summary(training: dict[str, Any], bundle: dict[str, Any]) -> list[str]:
 def cmd_train(args: argparse.Namespace) -> int:
     if getattr(args, "modality", None) is None:
         raise UsageError(f"train: expected a modality: {', '.join(TRAINERS)}")
-    from exporters.cli import _emit
     from exporters.train.export import build_bundle
 
     fs = FitSettings(
@@ -215,6 +221,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
-    _emit(out, as_json=False)
+    args.emit(out, False)
     print("\n".join(_summary(training, out)))
     return 0

@@ -83,8 +83,10 @@ def test_trained_image_bundle_labels_a_video_over_mqtt(
     results = col.json("/photos/results")
     assert len(results) == len(truth)
     right = sum(r["output"]["top"][0]["label"] == truth[r["frame"]] for r in results)
-    # chance is 1/6 (3 frames in 18 for 6 photos); the bundle scored 0.9-1.0 on these crops' files
-    assert right >= 0.6 * len(truth), (right, len(truth))
+    print(f"photos over MQTT: {right}/{len(truth)} frames right")
+    # chance is 1/6 (6 photos, 36 frames); the bundle scored 0.8 on the 36 held-out crops in the exporter
+    # measured 26/36 (MJPEG frames of the crops); 0.5 is three times chance
+    assert right >= 0.5 * len(truth), (right, len(truth))
 
 
 @pytest.mark.slow
@@ -117,6 +119,7 @@ def test_trained_sensor_bundle_classifies_replayed_runs_over_mqtt(
         if inside:  # windows across two runs have no single truth
             judged += 1
             right += r["output"]["top"][0]["label"] == inside[0]
+    print(f"vibration over MQTT: {right}/{judged} windows within one run right ({expected} results)")
     assert judged >= 0.8 * expected
-    # chance is 1/3; the bundle scored about 0.95 on these runs' windows in the exporter
-    assert right >= 0.8 * judged, (right, judged)
+    # chance is 1/3; measured 314/378 on this slice (0.95 for the full example's bundle)
+    assert right >= 0.7 * judged, (right, judged)
