@@ -21,6 +21,7 @@ from edge_agent.bundle.sign import load_private_key, sign_bundle, write_keypair
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
+from exporters.device_check_cli import add_device_check
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
 from exporters.slm.cli import add_slm_arguments, cmd_slm_build
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sign)
 
     _add_finetune(sub)
+
+    add_device_check(sub)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)

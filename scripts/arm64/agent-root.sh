@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Make DIR an arm64 root with this checkout's agent installed the way a board gets it: the base root
+# from rootfs.sh, then, inside it under emulation, deploy/build-deb.sh (the venv on the target's own
+# Python 3.11, aarch64 wheels pinned by constraints.txt) and `dpkg -i` of the .deb it made.
+#
+# Usage: scripts/arm64/agent-root.sh DIR        (DIR must not exist yet; prints DIR)
+# The installed root is cached as ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/agent-<key>.tar, the
+# key a hash of the base root, these scripts and every file that goes into the .deb, so a second run
+# with the same sources only unpacks it. pip's cache is kept beside it (wheels are downloaded once).
+# The .deb itself is kept in the root at /var/cache/edge-agent-arm64/.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+[ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
+dir="$1"
+[ ! -e "$dir" ] || { echo "agent-root: $dir already exists" >&2; exit 2; }
+log() { echo "agent-root: $*" >&2; }
+
+base="$("$here/rootfs.sh")"
+cache="$(dirname "$base")"
+# What goes into the .deb (deploy/build-deb.sh): the package, its metadata, units, profiles, docs.
+mapfile -t sources < <(cd "$repo" && git ls-files -co --exclude-standard -- pyproject.toml constraints.txt \
+    README.md deploy edge_agent exporters hardware systemd docs/deploy.md | LC_ALL=C sort)
+key="$( { basename "$base"; sha256sum "$here/agent-root.sh" "$here/in-root.sh";
+          (cd "$repo" && sha256sum "${sources[@]}"); } | sha256sum | cut -c1-16)"
+tarball="$cache/agent-$key.tar"
+
+mkdir -p "$dir"
+if [ -s "$tarball" ]; then
+    tar -C "$dir" -xf "$tarball"
+    echo "$dir"
+    exit 0
+fi
+
+tar -C "$dir" -xf "$base"
+log "building the .deb inside the arm64 root (minutes under emulation; log in $cache/build-deb.log)"
+mkdir -p "$dir/src" "$cache/pip"
+(cd "$repo" && tar -cf - "${sources[@]}") | tar -C "$dir/src" -xf -
+# git ls-files names no folder of its own; the build makes build/ and the wheel under /src.
+if ! nice -n 10 "$here/in-root.sh" "$dir" --bind "$cache/pip:/root/.cache/pip" -- /bin/sh -ec '
+        /src/deploy/build-deb.sh -o /var/cache/edge-agent-arm64
+        dpkg -i /var/cache/edge-agent-arm64/*.deb
+        /opt/edge-agent/bin/edge-agent --version' > "$cache/build-deb.log" 2>&1; then
+    tail -n 30 "$cache/build-deb.log" >&2
+    log "building or installing the .deb failed (full log: $cache/build-deb.log)"
+    exit 1
+fi
+rm -rf "$dir/src"
+tar -C "$dir" -cf "$tarball.part" .
+mv "$tarball.part" "$tarball"
+find "$cache" -maxdepth 1 -name 'agent-*.tar' ! -name "agent-$key.tar" -delete
+log "cached $tarball ($(du -h "$tarball" | cut -f1))"
+echo "$dir"
