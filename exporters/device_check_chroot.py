@@ -23,15 +23,43 @@ from exporters.errors import ExportError, UsageError
 from exporters.sources import Feed
 
 ROOT_PYTHON = "/opt/edge-agent/bin/python"  # the .deb's venv (deploy/build-deb.sh)
+# The Raspberry Pi 5's core: its HWCAP (dot product; no i8mm, no SVE) picks ONNX Runtime's int8 kernels.
+DEFAULT_CPU = "cortex-a76"
 Outputs = list[dict[str, np.ndarray]]
 
-# Mounts, then chroot; runs in the new mount namespace. Arguments: ROOT, then the command.
-_ENTER = """
-root="$1"; shift
+# Mounts (/proc with a Raspberry Pi 5's cpuinfo, a Pi 5 CPU topology for /sys, /dev), then chroot with
+# QEMU_CPU set. Arguments: ROOT, CPU, --, the command. The same text as scripts/arm64/in-root.sh runs
+# (tests/arm64/test_in_root.py holds them equal); why each piece is there is written there.
+ENTER = r"""root="$1"; cpu="$2"; shift 2
 mount -t proc proc "$root/proc"
-mount -t sysfs sysfs "$root/sys"
+# Not the /sys of the host: aarch64 ONNX Runtime 1.31 segfaults on import reading the
+# /sys/devices/system/cpu of an x86 machine. A tmpfs with the CPU topology of a Raspberry Pi 5 instead:
+# 4 Cortex-A76 r4p1.
+mount -t tmpfs -o size=1m sysfs "$root/sys"
+mkdir -p "$root/sys/devices/system/cpu"
+for f in possible present online; do echo 0-3 > "$root/sys/devices/system/cpu/$f"; done
+for i in 0 1 2 3; do
+    mkdir -p "$root/sys/devices/system/cpu/cpu$i/regs/identification"
+    echo 0x00000000414fd0b1 > "$root/sys/devices/system/cpu/cpu$i/regs/identification/midr_el1"
+done
+# The same library reads the vendor and core from /proc/cpuinfo (the x86 one under qemu-user): the
+# Pi 5 text instead, bound over it.
+features="fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp"
+for i in 0 1 2 3; do
+    printf "processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\n" "$i" "$features"
+    printf "CPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n"
+done > "$root/sys/.cpuinfo"
+mount --bind "$root/sys/.cpuinfo" "$root/proc/cpuinfo"
 mount --rbind /dev "$root/dev"
-exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+while [ "$1" != "--" ]; do
+    mkdir -p "$root${1#*:}"
+    mount --bind "${1%%:*}" "$root${1#*:}"
+    shift
+done
+shift
+# QEMU_CPU: the instruction set qemu offers (and reports in HWCAP): it picks the ONNX Runtime kernels.
+exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 QEMU_CPU="$cpu" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 """
 
 # Runs on the root's Python: the exporter's metrics.session options (CPU EP, 2 intra-op threads as
@@ -95,11 +123,12 @@ def run_in_root(
     feeds: list[Feed],
     *,
     python: str = ROOT_PYTHON,
+    cpu: str = DEFAULT_CPU,
     threads: int = 2,
     timeout: float = 1800,
 ) -> tuple[Outputs, dict[str, Any]]:
-    """Outputs of `model` for every feed, computed by the root's ONNX Runtime, and what it ran on
-    ({"machine", "onnxruntime", "numpy", "hwcap", "providers"})."""
+    """Outputs of `model` for every feed, computed by the root's ONNX Runtime on the CPU qemu emulates
+    as `cpu`, and what it ran on ({"machine", "cpu", "onnxruntime", "numpy", "hwcap", "providers"})."""
     check_root(root, python)
     shutil.copy(os.path.realpath("/etc/resolv.conf"), root / "etc" / "resolv.conf")
     work = Path(tempfile.mkdtemp(prefix="edge-device-check-", dir=root / "tmp"))
@@ -108,8 +137,8 @@ def run_in_root(
         shutil.copyfile(model, work / "model.onnx")
         _save(work / "feeds.npz", feeds)
         cmd = [
-            "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-ec", _ENTER, "in-root",
-            str(root), "nice", "-n", "10", python, "-c", _RUN,
+            "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-ec", ENTER, "in-root",
+            str(root), cpu, "--", "nice", "-n", "10", python, "-c", _RUN,
             str(inside / "model.onnx"), str(inside / "feeds.npz"), str(inside / "outputs.npz"), str(threads),
         ]  # fmt: skip
         try:
@@ -124,6 +153,6 @@ def run_in_root(
             info: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError) as exc:
             raise ExportError(f"the arm64 run in {root} printed no report: {proc.stdout[-500:]!r}") from exc
-        return _load(work / "outputs.npz", len(feeds)), info
+        return _load(work / "outputs.npz", len(feeds)), {**info, "cpu": cpu}
     finally:
         shutil.rmtree(work, ignore_errors=True)

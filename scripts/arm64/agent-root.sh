@@ -6,7 +6,7 @@
 # Usage: scripts/arm64/agent-root.sh DIR        (DIR must not exist yet; prints DIR)
 # The installed root is cached as ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/agent-<key>.tar, the
 # key a hash of the base root, these scripts and every file that goes into the .deb, so a second run
-# with the same sources only unpacks it. pip's cache is kept beside it (wheels are downloaded once).
+# with the same sources only unpacks it.
 # The .deb itself is kept in the root at /var/cache/edge-agent-arm64/.
 set -euo pipefail
 
@@ -22,8 +22,11 @@ cache="$(dirname "$base")"
 # What goes into the .deb (deploy/build-deb.sh): the package, its metadata, units, profiles, docs.
 mapfile -t sources < <(cd "$repo" && git ls-files -co --exclude-standard -- pyproject.toml constraints.txt \
     README.md deploy edge_agent exporters hardware systemd docs/deploy.md | LC_ALL=C sort)
+# The key leaves out the two documents the package carries as text only (README.md is the wheel's
+# long description, docs/deploy.md goes to /usr/share/doc): editing them does not rebuild the root.
 key="$( { basename "$base"; sha256sum "$here/agent-root.sh" "$here/in-root.sh";
-          (cd "$repo" && sha256sum "${sources[@]}"); } | sha256sum | cut -c1-16)"
+          (cd "$repo" && printf '%s\n' "${sources[@]}" | grep -vx -e README.md -e docs/deploy.md \
+              | xargs -d '\n' sha256sum); } | sha256sum | cut -c1-16)"
 tarball="$cache/agent-$key.tar"
 
 mkdir -p "$dir"
@@ -35,10 +38,14 @@ fi
 
 tar -C "$dir" -xf "$base"
 log "building the .deb inside the arm64 root (minutes under emulation; log in $cache/build-deb.log)"
-mkdir -p "$dir/src" "$cache/pip"
+mkdir -p "$dir/src"
 (cd "$repo" && tar -cf - "${sources[@]}") | tar -C "$dir/src" -xf -
-# git ls-files names no folder of its own; the build makes build/ and the wheel under /src.
-if ! nice -n 10 "$here/in-root.sh" "$dir" --bind "$cache/pip:/root/.cache/pip" -- /bin/sh -ec '
+# pip inside trusts what the host trusts (a network that re-signs TLS has its CA in the host's bundle),
+# bound in for the build only, so the cached root keeps Debian's own.
+binds=()
+[ ! -f /etc/ssl/certs/ca-certificates.crt ] || binds+=(--bind "/etc/ssl/certs:/run/host-certs")
+if ! nice -n 10 "$here/in-root.sh" "$dir" "${binds[@]+"${binds[@]}"}" -- /bin/sh -ec '
+        [ ! -f /run/host-certs/ca-certificates.crt ] || export PIP_CERT=/run/host-certs/ca-certificates.crt
         /src/deploy/build-deb.sh -o /var/cache/edge-agent-arm64
         dpkg -i /var/cache/edge-agent-arm64/*.deb
         /opt/edge-agent/bin/edge-agent --version' > "$cache/build-deb.log" 2>&1; then
