@@ -21,7 +21,7 @@ from edge_agent.bundle.sign import load_private_key, sign_bundle, write_keypair
 from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
-from exporters.device_check_cli import add_device_check
+from exporters.device_check_cli import add_device_check, check_after_build
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
 from exporters.slm.cli import add_slm_arguments, cmd_slm_build
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_finetune(sub)
 
-    add_device_check(sub)
+    add_device_check(sub, b)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)
@@ -215,6 +215,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     _emit(out, args.json)
     if not args.json:
         print(f"bundle: {result.bundle.root}" + (f"  archive: {result.archive}" if result.archive else ""))
+    if args.arm64_root is not None:
+        check_after_build(args, result.bundle.root, result.archive)
     return 0
 
 

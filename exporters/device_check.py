@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge_agent.bundle.manifest import MANIFEST, Manifest
 from edge_agent.bundle.verify import Bundle, verify_bundle
 from exporters.data import fingerprint, load_samples
-from exporters.device_check_chroot import ROOT_PYTHON, Outputs, run_in_root
+from exporters.device_check_chroot import DEFAULT_CPU, ROOT_PYTHON, Outputs, run_in_root
 from exporters.errors import DeviceCheckError, UsageError
 from exporters.metrics import compare, run
 from exporters.sources import Feed
@@ -178,6 +178,7 @@ def device_check(
     key: Ed25519PrivateKey | None = None,
     record: bool = True,
     python: str = ROOT_PYTHON,
+    cpu: str = DEFAULT_CPU,
 ) -> dict[str, Any]:
     """Re-run the bundle's golden cases (and `holdout`) on arm64; return the device_check entry.
 
@@ -194,7 +195,7 @@ def device_check(
     golden_in, golden_out = _golden(bundle)
     held = _held_out(bundle, holdout) if holdout is not None else []
     ref = _reference(bundle, reference) if held else None
-    arm, info = run_in_root(arm64_root, bundle.model_path, golden_in + held, python=python)
+    arm, info = run_in_root(arm64_root, bundle.model_path, golden_in + held, python=python, cpu=cpu)
     figures: dict[str, Any] = {
         "golden": {
             "cases": len(golden_in),

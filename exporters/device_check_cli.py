@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.bundle.sign import load_private_key
-from exporters.device_check_chroot import ROOT_PYTHON
-from exporters.errors import DeviceCheckError
+from exporters.device_check_chroot import DEFAULT_CPU, ROOT_PYTHON
+from exporters.errors import DeviceCheckError, UsageError
 
 
-def add_device_check(sub: Any) -> None:
+def add_device_check(sub: Any, build: Any) -> None:
+    """The device-check subcommand, and --arm64-root on `build` (the same check right after a build)."""
     d = sub.add_parser(
         "device-check",
         help="re-run a bundle's golden inputs and held-out set on arm64 ONNX Runtime in an emulated root",
@@ -39,8 +40,41 @@ def add_device_check(sub: Any) -> None:
     )
     d.add_argument("--no-record", dest="record", action="store_false", help="leave the bundle as it is")
     d.add_argument("--python", default=ROOT_PYTHON, help="the Python inside the root that has onnxruntime")
+    d.add_argument(
+        "--cpu",
+        default=DEFAULT_CPU,
+        help=f"the CPU qemu emulates, whose HWCAP picks the kernels (default {DEFAULT_CPU}, the Pi 5's; "
+        "cortex-a72 for a Pi 4, neoverse-n1 nearest a Jetson Orin's A78AE; qemu-aarch64-static -cpu help)",
+    )
     d.add_argument("--json", action="store_true", help="print the device_check entry as JSON")
     d.set_defaults(func=cmd_device_check)
+    build.add_argument(
+        "--arm64-root",
+        type=Path,
+        help="for an aarch64 target: run device-check in this emulated arm64 root once the bundle is "
+        "written (the held-out set is re-run when --holdout is given; golden cases always)",
+    )
+
+
+def check_after_build(args: argparse.Namespace, bundle: Path, archive: Path | None) -> None:
+    """The device check of a just-built bundle (cmd_build with --arm64-root); re-packs the archive."""
+    from edge_agent.bundle.archive import pack
+    from edge_agent.hardware.profile import load_profile
+    from exporters.device_check import device_check
+
+    if load_profile(args.target).arch not in ("aarch64", "arm64"):
+        raise UsageError(f"--arm64-root: the target {args.target} is not an aarch64 profile")
+    key = load_private_key(args.key) if args.key else None
+    try:
+        entry = device_check(bundle, args.arm64_root, holdout=args.holdout, key=key)
+    except DeviceCheckError as exc:
+        _print(exc.report)
+        raise
+    finally:
+        if archive is not None:
+            pack(bundle, archive)
+    if not args.json:
+        _print(entry)
 
 
 def _fmt(fig: dict[str, Any] | None) -> str:
@@ -49,7 +83,10 @@ def _fmt(fig: dict[str, Any] | None) -> str:
 
 def _print(entry: dict[str, Any]) -> None:
     arm = entry["arm64"]
-    print(f"arm64: {arm['machine']} (emulated), onnxruntime {arm['onnxruntime']}, hwcap {arm['hwcap']}")
+    print(
+        f"arm64: {arm['machine']} (emulated {arm['cpu']}), onnxruntime {arm['onnxruntime']}, "
+        f"hwcap {arm['hwcap']}"
+    )
     g = entry["golden"]
     for where in ("host", "arm64"):
         fig = g[where]
@@ -83,6 +120,7 @@ def cmd_device_check(args: argparse.Namespace) -> int:
             key=key,
             record=args.record,
             python=args.python,
+            cpu=args.cpu,
         )
     except DeviceCheckError as exc:
         print(json.dumps(exc.report, indent=2) if args.json else "", end="")

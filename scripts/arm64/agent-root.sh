@@ -4,6 +4,7 @@
 # Python 3.11, aarch64 wheels pinned by constraints.txt) and `dpkg -i` of the .deb it made.
 #
 # Usage: scripts/arm64/agent-root.sh DIR        (DIR must not exist yet; prints DIR)
+#        scripts/arm64/agent-root.sh --prepare  (only make sure the cache holds it; prints the tarball)
 # The installed root is cached as ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/agent-<key>.tar, the
 # key a hash of the base root, these scripts and every file that goes into the .deb, so a second run
 # with the same sources only unpacks it.
@@ -12,9 +13,15 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-[ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
-dir="$1"
-[ ! -e "$dir" ] || { echo "agent-root: $dir already exists" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: $0 DIR | --prepare" >&2; exit 2; }
+prepare=0
+if [ "$1" = --prepare ]; then
+    prepare=1 dir="$(mktemp -d /var/tmp/edge-arm64-prepare.XXXXXX)/root"
+    trap 'rm -rf "$(dirname "$dir")"' EXIT
+else
+    dir="$1"
+    [ ! -e "$dir" ] || { echo "agent-root: $dir already exists" >&2; exit 2; }
+fi
 log() { echo "agent-root: $*" >&2; }
 
 base="$("$here/rootfs.sh")"
@@ -29,12 +36,14 @@ key="$( { basename "$base"; sha256sum "$here/agent-root.sh" "$here/in-root.sh";
               | xargs -d '\n' sha256sum); } | sha256sum | cut -c1-16)"
 tarball="$cache/agent-$key.tar"
 
-mkdir -p "$dir"
 if [ -s "$tarball" ]; then
+    [ "$prepare" = 1 ] && { echo "$tarball"; exit 0; }
+    mkdir -p "$dir"
     tar -C "$dir" -xf "$tarball"
     echo "$dir"
     exit 0
 fi
+mkdir -p "$dir"
 
 tar -C "$dir" -xf "$base"
 log "building the .deb inside the arm64 root (minutes under emulation; log in $cache/build-deb.log)"
@@ -58,4 +67,4 @@ tar -C "$dir" -cf "$tarball.part" .
 mv "$tarball.part" "$tarball"
 find "$cache" -maxdepth 1 -name 'agent-*.tar' ! -name "agent-$key.tar" -delete
 log "cached $tarball ($(du -h "$tarball" | cut -f1))"
-echo "$dir"
+if [ "$prepare" = 1 ]; then echo "$tarball"; else echo "$dir"; fi

@@ -98,7 +98,7 @@ def test_device_check_records_both_machines_figures_and_re_signs(
     assert 1.0 - held["arm64"]["value"] <= gate["max_drop"]
     assert 0.0 <= held["arm64_vs_host"]["value"] <= 1.0
     # what the emulated machine was, and no timing: emulation says nothing about the board's speed
-    assert set(entry["arm64"]) == {"machine", "onnxruntime", "numpy", "hwcap", "providers", "emulated"}
+    assert set(entry["arm64"]) == {"machine", "cpu", "onnxruntime", "numpy", "hwcap", "providers", "emulated"}
 
 
 @pytest.mark.arm64
