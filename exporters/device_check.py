@@ -100,9 +100,19 @@ def _holdout_figures(
     m = bundle.manifest
     head = "yolo" if m.task == "detection" and getattr(m.postprocess, "kind", None) == "yolo" else None
     host = run(bundle.model_path, held)
+    diff = max(
+        (
+            float(np.max(np.abs(a[k].astype(np.float64) - h[k].astype(np.float64))))
+            for a, h in zip(arm, host, strict=True)
+            for k in h
+            if h[k].size
+        ),
+        default=0.0,
+    )
     out: dict[str, Any] = {
         "n": len(held),
         "arm64_vs_host": compare(m.task, host, arm, head),  # the bundled model on both machines
+        "max_abs_diff_vs_host": diff,  # the largest output difference, any sample, any output
     }
     if reference is not None:
         ref = run(reference, held)

@@ -100,7 +100,10 @@ def _print(entry: dict[str, Any]) -> None:
     h = entry.get("holdout")
     if h:
         print(f"  held-out {h['n']}: host {_fmt(h.get('host'))}   arm64 {_fmt(h.get('arm64'))}")
-        print(f"  held-out {h['n']}: arm64 against host outputs {_fmt(h['arm64_vs_host'])}")
+        print(
+            f"  held-out {h['n']}: arm64 against host outputs {_fmt(h['arm64_vs_host'])}, "
+            f"max abs difference {h['max_abs_diff_vs_host']:.3g}"
+        )
     print(
         ("device check passed" if entry["passed"] else "device check FAILED")
         + f" (max drop {entry['max_drop']})"

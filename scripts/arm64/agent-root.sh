@@ -5,6 +5,7 @@
 #
 # Usage: scripts/arm64/agent-root.sh DIR        (DIR must not exist yet; prints DIR)
 #        scripts/arm64/agent-root.sh --prepare  (only make sure the cache holds it; prints the tarball)
+#        scripts/arm64/agent-root.sh --key      (prints the cache key: a CI cache can be keyed on it)
 # The installed root is cached as ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/agent-<key>.tar, the
 # key a hash of the base root, these scripts and every file that goes into the .deb, so a second run
 # with the same sources only unpacks it.
@@ -13,9 +14,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-[ $# -eq 1 ] || { echo "usage: $0 DIR | --prepare" >&2; exit 2; }
-prepare=0
-if [ "$1" = --prepare ]; then
+[ $# -eq 1 ] || { echo "usage: $0 DIR | --prepare | --key" >&2; exit 2; }
+prepare=0 print_key=0
+if [ "$1" = --key ]; then
+    print_key=1 dir=/nonexistent
+elif [ "$1" = --prepare ]; then
     prepare=1 dir="$(mktemp -d /var/tmp/edge-arm64-prepare.XXXXXX)/root"
     trap 'rm -rf "$(dirname "$dir")"' EXIT
 else
@@ -24,7 +27,7 @@ else
 fi
 log() { echo "agent-root: $*" >&2; }
 
-base="$("$here/rootfs.sh")"
+base="$("$here/rootfs.sh" --path)"
 cache="$(dirname "$base")"
 # What goes into the .deb (deploy/build-deb.sh): the package, its metadata, units, profiles, docs.
 mapfile -t sources < <(cd "$repo" && git ls-files -co --exclude-standard -- pyproject.toml constraints.txt \
@@ -35,6 +38,7 @@ key="$( { basename "$base"; sha256sum "$here/agent-root.sh" "$here/in-root.sh";
           (cd "$repo" && printf '%s\n' "${sources[@]}" | grep -vx -e README.md -e docs/deploy.md \
               | xargs -d '\n' sha256sum); } | sha256sum | cut -c1-16)"
 tarball="$cache/agent-$key.tar"
+[ "$print_key" = 0 ] || { echo "$key"; exit 0; }
 
 if [ -s "$tarball" ]; then
     [ "$prepare" = 1 ] && { echo "$tarball"; exit 0; }
@@ -44,7 +48,7 @@ if [ -s "$tarball" ]; then
     exit 0
 fi
 mkdir -p "$dir"
-
+"$here/rootfs.sh" >/dev/null
 tar -C "$dir" -xf "$base"
 log "building the .deb inside the arm64 root (minutes under emulation; log in $cache/build-deb.log)"
 mkdir -p "$dir/src"
@@ -55,7 +59,8 @@ binds=()
 [ ! -f /etc/ssl/certs/ca-certificates.crt ] || binds+=(--bind "/etc/ssl/certs:/run/host-certs")
 if ! nice -n 10 "$here/in-root.sh" "$dir" "${binds[@]+"${binds[@]}"}" -- /bin/sh -ec '
         [ ! -f /run/host-certs/ca-certificates.crt ] || export PIP_CERT=/run/host-certs/ca-certificates.crt
-        /src/deploy/build-deb.sh -o /var/cache/edge-agent-arm64
+        # The .deb is unpacked right away: compressing ~300 MB under emulation only costs minutes.
+        EDGE_AGENT_DEB_COMPRESS=none /src/deploy/build-deb.sh -o /var/cache/edge-agent-arm64
         dpkg -i /var/cache/edge-agent-arm64/*.deb
         /opt/edge-agent/bin/edge-agent --version' > "$cache/build-deb.log" 2>&1; then
     tail -n 30 "$cache/build-deb.log" >&2

@@ -2,10 +2,10 @@
 # A Debian bookworm arm64 root for running the agent under qemu-user emulation, built once with
 # debootstrap from the host's own Debian mirror and cached as a tarball; prints the tarball's path.
 #
-# Usage: scripts/arm64/rootfs.sh [--rebuild]
-# The cache is ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/rootfs-<key>.tar, the key a hash of this
-# script (which names every package the root holds), so a changed package list builds a new root and a
-# second run only prints the path. As root it installs qemu-user-static, binfmt-support and
+# Usage: scripts/arm64/rootfs.sh [--rebuild | --path]   (--path: print where the tarball goes, build nothing)
+# The cache is ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/rootfs-<key>.tar, the key a hash of the
+# lines of this script that decide the root's contents (suite, package list, variant), so a changed
+# package list builds a new root and a second run only prints the path. As root it installs qemu-user-static, binfmt-support and
 # debootstrap when missing, mounts binfmt_misc and registers the aarch64 interpreter with the F flag
 # (the kernel opens it at registration, so it also runs inside a chroot that lacks it).
 set -euo pipefail
@@ -16,15 +16,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 PACKAGES=(python3 python3-venv ca-certificates adduser init-system-helpers)
 SUITE=bookworm
 
-rebuild=0
+rebuild=0 path_only=0
 case "${1:-}" in
     --rebuild) rebuild=1 ;;
+    --path) path_only=1 ;;
     "") ;;
-    *) echo "rootfs: unknown argument $1 (expected --rebuild)" >&2; exit 2 ;;
+    *) echo "rootfs: unknown argument $1 (expected --rebuild or --path)" >&2; exit 2 ;;
 esac
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/edge-agent/arm64"
-key="$(sha256sum "$0" | cut -c1-16)"
+# The key: the lines that decide what the root holds (suite, packages, variant, the sources line).
+key="$(grep -E '^(PACKAGES|SUITE)=|--variant=|> "\$work/root/etc/apt/sources.list"' "$0" | sha256sum | cut -c1-16)"
 tarball="$cache/rootfs-$key.tar"
 log() { echo "rootfs: $*" >&2; }
 
@@ -79,6 +81,7 @@ ensure_host_tools() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+[ "$path_only" = 0 ] || { echo "$tarball"; exit 0; }
 ensure_host_tools
 ensure_binfmt
 if [ "$rebuild" = 0 ] && [ -s "$tarball" ]; then
