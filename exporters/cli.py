@@ -22,6 +22,7 @@ from edge_agent.bundle.verify import load_public_key, verify_bundle
 from edge_agent.errors import EXIT_INTERRUPTED, EdgeAgentError
 from exporters import __version__
 from exporters.compress.cli import add_compress_parsers
+from exporters.device_check_cli import add_device_check, check_after_build
 from exporters.errors import ExportError, GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES
 from exporters.slm.cli import add_slm_arguments, cmd_slm_build
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_training(sub)
 
+    add_device_check(sub, b)
+
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)
     v.add_argument("--key", type=Path, action="append", default=[], help="trusted public key (repeatable)")
@@ -221,6 +224,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     _emit(out, args.json)
     if not args.json:
         print(f"bundle: {result.bundle.root}" + (f"  archive: {result.archive}" if result.archive else ""))
+    if args.arm64_root is not None:
+        check_after_build(args, result.bundle.root, result.archive)
     return 0
 
 

@@ -37,3 +37,12 @@ class GateFailedError(ExportError):
     def __init__(self, message: str, report: dict[str, Any]) -> None:
         super().__init__(message)
         self.report = report
+
+
+class DeviceCheckError(ExportError):
+    """The bundle's figures on the device's kernels (arm64, exporters/device_check.py) miss the gate's
+    budget; `report` is the device_check entry, recorded in the bundle report as well."""
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
