@@ -18,6 +18,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge_agent.demo.broker import LocalBroker, start_mosquitto
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The emulated arm64 tests run last: scripts/test builds their root in the background meanwhile,
+    and they wait for it (a file lock in scripts/arm64/agent-root.sh) only once everything else ran."""
+    items.sort(key=lambda item: item.get_closest_marker("arm64") is not None)
+
+
 def _need_mosquitto() -> None:
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         pytest.skip("mosquitto is not installed (apt-get install mosquitto; .ci/run does)")

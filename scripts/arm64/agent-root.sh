@@ -39,6 +39,11 @@ key="$( { basename "$base"; sha256sum "$here/agent-root.sh" "$here/in-root.sh";
               | xargs -d '\n' sha256sum); } | sha256sum | cut -c1-16)"
 tarball="$cache/agent-$key.tar"
 [ "$print_key" = 0 ] || { echo "$key"; exit 0; }
+# One builder at a time: scripts/test starts --prepare in the background while the other tests run, and
+# tests/arm64 (collected last) wait here for it, then unpack what it cached.
+mkdir -p "$cache"
+exec 9>"$cache/agent.lock"
+flock 9
 
 if [ -s "$tarball" ]; then
     [ "$prepare" = 1 ] && { echo "$tarball"; exit 0; }

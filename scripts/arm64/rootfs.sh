@@ -82,6 +82,11 @@ ensure_host_tools() {
 }
 
 [ "$path_only" = 0 ] || { echo "$tarball"; exit 0; }
+# One builder at a time (scripts/test prepares in the background while the tests run): a second caller
+# waits here, then finds the tarball.
+mkdir -p "$cache"
+exec 8>"$cache/rootfs.lock"
+flock 8
 ensure_host_tools
 ensure_binfmt
 if [ "$rebuild" = 0 ] && [ -s "$tarball" ]; then
