@@ -91,8 +91,8 @@ class _Files:
             elif src.kind == "folder":
                 what = "expected a folder of images"
                 self.need((*base, "source", "path"), Path(src.path), what, folder=True)
-        for key, msg in text_path_problems(src):
-            loc = (*base, "source", key)
+        for sub_key, msg in text_path_problems(src):
+            loc = (*base, "source", sub_key)
             self.errors.append(ConfigIssue(dotted(loc), self.loaded.doc.line(loc), msg))
         post = pipe.postprocess
         if isinstance(post, ClassificationPost | DetectionPost) and post.labels_file is not None:
