@@ -76,8 +76,9 @@ def control(tmp_path: Path) -> SlmControl:
 
 
 def _service(control: SlmControl, state: Path, reports: list[dict[str, Any]]) -> UpdateService:
+    agent: Any = control  # the narrow AgentControl view: status, pipelines, update_model
     return UpdateService(
-        control,
+        agent,
         state,
         "dev1",
         model_config=lambda _p: control.cfg,
