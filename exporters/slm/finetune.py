@@ -5,8 +5,10 @@ Full fine-tuning or LoRA (peft, merged into the weights before saving), AdamW wi
 and a linear decay, a step budget and a time budget (whichever ends first; the decay is re-aimed at
 the steps the time budget allows once the first steps are timed), optionally early stopping on
 whole training families held out as validation (the best validated weights are the ones saved). The
-loss is taken on the answer only. Before and after training it measures the held-out label
-accuracy exactly as the text pipeline's `classify` scores (exporters.slm.label_scoring), and writes to OUT:
+loss is taken on the answer only (`--loss answer`, the label weighted) or on the label's tokens alone
+(`--loss label`); `--task logtriage --breadth N` adds compositional training families. Before and
+after training it measures the held-out label accuracy exactly as the text pipeline's `classify`
+scores (exporters.slm.label_scoring), and writes to OUT:
 
 - the merged Hugging Face folder (config, safetensors, the tokenizer with its chat template),
 - prompt_spec.json: the PromptSpec (edge_agent.bundle.manifest) for `build`,
