@@ -21,6 +21,7 @@ from edge_agent.hardware.profile import load_profile
 from edge_agent.sources.sensor_config import ReplaySensorConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
 from edge_agent.sources.video_config import SourceConfig
+from edge_agent.text.source_paths import text_path_problems
 from edge_agent.yamlfile.reader import Loc, dotted
 
 FILE_SOURCES = ("video", "audio_file", "csv", "jsonl")
@@ -90,6 +91,9 @@ class _Files:
             elif src.kind == "folder":
                 what = "expected a folder of images"
                 self.need((*base, "source", "path"), Path(src.path), what, folder=True)
+        for sub_key, msg in text_path_problems(src):
+            loc = (*base, "source", sub_key)
+            self.errors.append(ConfigIssue(dotted(loc), self.loaded.doc.line(loc), msg))
         post = pipe.postprocess
         if isinstance(post, ClassificationPost | DetectionPost) and post.labels_file is not None:
             what = "expected a text file, one label per line"

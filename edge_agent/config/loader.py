@@ -17,6 +17,7 @@ from edge_agent.errors import ConfigError, ConfigIssue
 from edge_agent.sources.sensor_config import ReplaySensorConfig
 from edge_agent.sources.signal_config import AudioSourceConfig
 from edge_agent.sources.video_config import SourceConfig
+from edge_agent.text.source_paths import resolve_text_paths
 from edge_agent.yamlfile.reader import YamlDoc, read_yaml_file, read_yaml_text
 from edge_agent.yamlfile.validate import capped, validate_doc
 
@@ -80,6 +81,7 @@ def _resolve_paths(cfg: AgentConfig, base_dir: Path | None) -> AgentConfig:
         src = pipe.source
         if isinstance(src, SourceConfig | AudioSourceConfig | ReplaySensorConfig) and src.kind in FILE_KINDS:
             src.path = str(rel(Path(src.path)))
+        resolve_text_paths(src, rel)
         post = pipe.postprocess
         if isinstance(post, ClassificationPost | DetectionPost) and post.labels_file is not None:
             post.labels_file = rel(post.labels_file)

@@ -5,8 +5,10 @@ Full fine-tuning or LoRA (peft, merged into the weights before saving), AdamW wi
 and a linear decay, a step budget and a time budget (whichever ends first; the decay is re-aimed at
 the steps the time budget allows once the first steps are timed), optionally early stopping on
 whole training families held out as validation (the best validated weights are the ones saved). The
-loss is taken on the answer only. Before and after training it measures the held-out label
-accuracy exactly as the text pipeline's `classify` scores (exporters.slm.label_scoring), and writes to OUT:
+loss is taken on the answer only (`--loss answer`, the label weighted) or on the label's tokens alone
+(`--loss label`); `--task logtriage --breadth N` adds compositional training families. Before and
+after training it measures the held-out label accuracy exactly as the text pipeline's `classify`
+scores (exporters.slm.label_scoring), and writes to OUT:
 
 - the merged Hugging Face folder (config, safetensors, the tokenizer with its chat template),
 - prompt_spec.json: the PromptSpec (edge_agent.bundle.manifest) for `build`,
@@ -58,12 +60,24 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for the tuned model")
     p.add_argument("--steps", type=int, default=150, help="optimizer steps at most (default 150)")
     p.add_argument("--time-budget-s", type=float, help="stop training after this many seconds")
+    p.add_argument(
+        "--budget-clock", choices=["wall", "cpu"], default="wall",
+        help="what --time-budget-s counts: wall seconds, or CPU seconds of this process (a shared CPU)",
+    )  # fmt: skip
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (peft), merged at the end")
     p.add_argument("--lora-rank", type=int, default=16)
     p.add_argument("--top-layers", type=int, default=8, help="train the top N decoder layers (0: all)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-4 full, 1e-3 LoRA)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--label-weight", type=float, default=4.0, help="loss weight of the label's tokens")
+    p.add_argument(
+        "--loss", choices=["answer", "label"], default="answer",
+        help="answer: the whole answer, the label weighted; label: the label's tokens only (classify)",
+    )  # fmt: skip
+    p.add_argument(
+        "--breadth", type=int, default=0,
+        help="--task logtriage: add this many lines from the compositional training families",
+    )  # fmt: skip
     p.add_argument("--max-input-tokens", type=int, default=96, help="longer inputs are cut (default 96)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -93,13 +107,14 @@ def load_data(args: argparse.Namespace) -> Data:
     if args.task == "logtriage":
         from exporters.slm.tasks import logtriage
 
-        sp = logtriage.split(args.seed, n_train=args.n_train, n_heldout=args.n_heldout)
+        sp = logtriage.split(args.seed, args.n_train, args.n_heldout, n_breadth=args.breadth)
         prompt = logtriage.prompt_spec()
         train_rows, held_rows = sp.train, sp.heldout
         about: dict[str, Any] = {
             "task": "logtriage",
             "train_families": sp.train_families,
             "heldout_families": sp.heldout_families,
+            "breadth_lines": sp.breadth,
         }
     else:
         rows = read_jsonl(args.train)
@@ -236,7 +251,7 @@ def train(
     import torch
     from tqdm import tqdm
 
-    pairs = [enc.training_pair(ex) for ex in exs]
+    pairs = [enc.label_pair(ex) if args.loss == "label" else enc.training_pair(ex) for ex in exs]
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     rng = random.Random(args.seed)
@@ -246,10 +261,11 @@ def train(
     losses: list[float] = []
     model.train()
     t0, c0 = time.monotonic(), time.process_time()
+    clock, b0 = (time.process_time, c0) if args.budget_clock == "cpu" else (time.monotonic, t0)
     bar = tqdm(total=planned, desc="finetune", unit="step", disable=args.no_progress, file=sys.stderr)
     step = 0
     while step < planned:
-        if args.time_budget_s is not None and time.monotonic() - t0 >= args.time_budget_s:
+        if args.time_budget_s is not None and clock() - b0 >= args.time_budget_s:
             break
         decay = 1 - max(0, step - warmup) / max(1, planned - warmup)
         lr = args.lr * min(1.0, (step + 1) / warmup) * max(0.05, decay)
@@ -270,7 +286,7 @@ def train(
         if args.time_budget_s is not None and (step == 3 or (step > 3 and step % 10 == 0)):
             # Aim the decay at the steps the budget allows, so a time-bound run still ends low;
             # re-aimed every 10 steps, as the first steps are slower and a shared CPU's speed moves.
-            per_step = (time.monotonic() - t0) / step
+            per_step = (clock() - b0) / step
             planned = max(step + 1, min(args.steps, int(args.time_budget_s / per_step)))
             if step == 3:
                 warmup = max(1, planned // 10)
@@ -361,11 +377,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         top_layers=args.top_layers,
         lr=args.lr,
         batch_size=args.batch_size,
-        label_weight=args.label_weight,
+        label_weight=args.label_weight if args.loss == "answer" else None,
+        loss=args.loss,
         max_input_tokens=args.max_input_tokens,
         seed=args.seed,
         step_budget=args.steps,
         time_budget_s=args.time_budget_s,
+        budget_clock=args.budget_clock,
         eval_every=args.eval_every if val_ex else None,
         patience=args.patience or None,
         **figures,

@@ -196,3 +196,13 @@ class Encoder:
         prefix = self.prompt["answer_prefix"]
         first = len(p) + (len(self.ids(prefix)) if prefix else 0)
         return p + self.answer_ids(ex), len(p), first, first + len(self.ids(ex.label))
+
+    def label_pair(self, ex: Example) -> tuple[list[int], int, int, int]:
+        """The same shape for a label-only loss (`--loss label`): the sequence ends with the
+        label's tokens, and the loss is taken on them alone, the very tokens `classify` scores.
+        Shorter sequences and no answer to memorise."""
+        p = self.prompt_ids(ex.text)
+        prefix = self.prompt["answer_prefix"]
+        head = p + (self.ids(prefix) if prefix else [])
+        label = self.ids(ex.label)
+        return head + label, len(head), len(head), len(head) + len(label)

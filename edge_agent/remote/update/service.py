@@ -20,7 +20,7 @@ from typing import Any
 
 from edge_agent.bundle.archive import unpack
 from edge_agent.bundle.packed import with_unpacked_bundle
-from edge_agent.bundle.verify import load_public_key, verify_bundle
+from edge_agent.bundle.verify import Bundle, load_public_key, verify_bundle
 from edge_agent.config.models import PipelineConfig
 from edge_agent.errors import CommandError, EdgeAgentError, UpdateError
 from edge_agent.hardware.profile import HardwareProfile
@@ -29,6 +29,7 @@ from edge_agent.inference.session import open_model
 from edge_agent.remote.commands.control import AgentControl
 from edge_agent.remote.update.canary import run_canary
 from edge_agent.remote.update.fetch import UPLOAD_AREA, ChunkStore, fetch_url, is_upload_data
+from edge_agent.remote.update.slm_probe import probe_slm
 from edge_agent.remote.update.slots import Slots
 
 log = logging.getLogger(__name__)
@@ -201,16 +202,7 @@ class UpdateService:
         bundle = verify_bundle(unpacked, keys)
         self._emit(ctx, "verify", "ok", model=bundle.manifest.model_id, signed_by=bundle.signed_by)
         ctx.step = "canary"
-        model = open_model(cfg.model_copy(update={"path": unpacked, "id": None}), self.profile)
-        canary = run_canary(
-            model,
-            bundle,
-            latency_budget_ms=source.get("latency_budget_ms", self.policy.latency_budget_ms),
-            budget_factor=self.policy.budget_factor,
-            require_golden=self.policy.require_golden,
-        )
-        del model
-        self._emit(ctx, "canary", "ok", **canary.as_dict())
+        self._emit(ctx, "canary", "ok", **self._canary(cfg, bundle, unpacked, source))
         ctx.step = "swap"
         installed = ctx.slots.stage(unpacked, bundle.manifest.model_id)
         ctx.slots.activate(installed)
@@ -225,6 +217,24 @@ class UpdateService:
         self._watch_health(ctx.pipeline, before, window)
         ctx.slots.prune()
         return self._emit(ctx, "done", "ok", model=bundle.manifest.model_id, final=True)
+
+    def _canary(
+        self, cfg: ModelConfig, bundle: Bundle, unpacked: Path, source: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An SLM bundle is probed by the text engine (onnxruntime-genai, one token); any other runs
+        its golden inputs in an ONNX Runtime session on the pipeline's providers."""
+        if bundle.manifest.task == "slm":
+            return probe_slm(bundle, cfg.intra_op_threads).as_dict()
+        model = open_model(cfg.model_copy(update={"path": unpacked, "id": None}), self.profile)
+        canary = run_canary(
+            model,
+            bundle,
+            latency_budget_ms=source.get("latency_budget_ms", self.policy.latency_budget_ms),
+            budget_factor=self.policy.budget_factor,
+            require_golden=self.policy.require_golden,
+        )
+        del model
+        return canary.as_dict()
 
     def _fail(self, ctx: _Ctx, reason: str) -> dict[str, Any]:
         return self._emit(ctx, "done", "failed", failed_step=ctx.step, reason=reason[:500], final=True)

@@ -61,9 +61,10 @@ def answer(row: dict[str, Any]) -> str:
     return json.dumps({"severity": row["severity"], "component": row["component"], "action": row["action"]})
 
 
-def render(family: Family, rng: random.Random) -> str:
-    """One log line of `family`: a random wording, fresh fields and a random log style."""
-    msg = rng.choice(family.templates).format(**fields(rng))
+def render(family: Family, rng: random.Random, values: dict[str, object] | None = None) -> str:
+    """One log line of `family`: a random wording, fresh fields (`values`, else `fields`) and a
+    random log style."""
+    msg = rng.choice(family.templates).format(**(fields(rng) if values is None else values))
     host, style = hostname(rng), rng.randrange(3)
     kernel = family.program == "kernel"
     pid = 1 if family.program == "systemd" else rng.randint(200, 32000)
@@ -107,12 +108,14 @@ def generate(seed: int, n: int, families: tuple[Family, ...] = FAMILIES) -> list
 
 @dataclass(slots=True)
 class Split:
-    """Training and held-out lines; no family is on both sides."""
+    """Training and held-out lines; no family is on both sides. `breadth` counts the training lines
+    from the compositional families of `logtriage_breadth` (0: none)."""
 
     train: list[dict[str, Any]]
     heldout: list[dict[str, Any]]
     train_families: list[str] = field(default_factory=list)
     heldout_families: list[str] = field(default_factory=list)
+    breadth: int = 0
 
     def describe(self) -> str:
         return (
@@ -122,9 +125,13 @@ class Split:
         )
 
 
-def split(seed: int, n_train: int = 1200, n_heldout: int = 300, heldout_per_severity: int = 4) -> Split:
+def split(
+    seed: int, n_train: int = 1200, n_heldout: int = 300, heldout_per_severity: int = 4, n_breadth: int = 0
+) -> Split:
     """Hold out `heldout_per_severity` random families of each severity (so every severity is on
-    both sides), then generate `n_train` lines from the rest and `n_heldout` from them."""
+    both sides), then generate `n_train` lines from the rest and `n_heldout` from them; with
+    `n_breadth`, that many training lines from the compositional families of `logtriage_breadth`
+    (never a held-out family: none of theirs) are shuffled into the training side."""
     rng = random.Random(seed)
     held: list[Family] = []
     for sev in SEVERITIES:
@@ -136,11 +143,18 @@ def split(seed: int, n_train: int = 1200, n_heldout: int = 300, heldout_per_seve
             )
         held += rng.sample(fams, heldout_per_severity)
     train_fams = tuple(f for f in FAMILIES if f not in held)
+    train = generate(seed * 2 + 1, n_train, train_fams)
+    if n_breadth:
+        from exporters.slm.tasks import logtriage_breadth
+
+        train += logtriage_breadth.generate(seed * 2 + 3, n_breadth)
+        random.Random(seed).shuffle(train)
     return Split(
-        train=generate(seed * 2 + 1, n_train, train_fams),
+        train=train,
         heldout=generate(seed * 2 + 2, n_heldout, tuple(held)),
         train_families=[f.name for f in train_fams],
         heldout_families=[f.name for f in held],
+        breadth=n_breadth,
     )
 
 
