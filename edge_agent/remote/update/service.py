@@ -224,7 +224,7 @@ class UpdateService:
         """An SLM bundle is probed by the text engine (onnxruntime-genai, one token); any other runs
         its golden inputs in an ONNX Runtime session on the pipeline's providers."""
         if bundle.manifest.task == "slm":
-            return probe_slm(bundle, cfg.intra_op_threads).as_dict()
+            return probe_slm(bundle, cfg.intra_op).as_dict()
         model = open_model(cfg.model_copy(update={"path": unpacked, "id": None}), self.profile)
         canary = run_canary(
             model,
