@@ -55,6 +55,13 @@ def _add_finetune(sub: Any) -> None:
     f.set_defaults(func=cmd_finetune)
 
 
+def _qat_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument(
+        "--train-data", type=Path, help="unlabelled images for the QAT rung (default: the calibration set)"
+    )
+    b.add_argument("--qat-budget-s", type=float, default=300.0, help="time budget of the QAT rung's training")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-export", description="Export a small model to a signed bundle.")
     p.add_argument("--version", action="version", version=f"edge-export {__version__}")
@@ -107,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUNG",
         help=f"a ladder rung not to try (repeatable): {', '.join(RUNG_NAMES)}",
     )
+    _qat_options(b)
     b.add_argument("--static-dim", type=_dim, action="append", default=[], help="NAME=SIZE for static shapes")
     b.add_argument("--key", type=Path, help="ed25519 private key (PEM) to sign the bundle")
     b.add_argument("--archive", action="store_true", help=f"also pack the bundle into one {SUFFIX} file")
@@ -190,6 +198,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         quantize=args.quantize,
         ladder=args.ladder,
         skip_rungs=frozenset(args.skip_rung),
+        train_data=args.train_data,
+        qat_budget_s=args.qat_budget_s,
         key=args.key,
         archive=args.archive,
         force=args.force,

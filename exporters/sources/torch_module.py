@@ -45,11 +45,10 @@ def _factory(spec: str) -> Callable[[], Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def load(spec: SourceSpec, workdir: Path) -> Loaded:
+def build_module(spec: SourceSpec) -> Any:
+    """The source's nn.Module with its weights, in eval mode (the export and the QAT rung start here)."""
     import torch
 
-    if spec.input_shape is None:
-        raise UsageError("a PyTorch source needs --input-shape (e.g. 1,3,224,224)")
     model = _factory(spec.source)()
     if not isinstance(model, torch.nn.Module):
         raise SourceError(f"{spec.source} returned {type(model).__name__}, expected a torch.nn.Module")
@@ -64,21 +63,13 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise SourceError(f"{spec.weights}: does not fit the model ({exc})") from exc
-    model.eval()
-    dst = workdir / "source.onnx"
-    dummy = torch.zeros(spec.input_shape)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter warns that it is legacy, on purpose
-        torch.onnx.export(
-            model,
-            (dummy,),
-            str(dst),
-            dynamo=False,
-            opset_version=spec.opset,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
+    return model.eval()
+
+
+def load(spec: SourceSpec, workdir: Path) -> Loaded:
+    if spec.input_shape is None:
+        raise UsageError("a PyTorch source needs --input-shape (e.g. 1,3,224,224)")
+    dst = export_onnx(build_module(spec), spec.input_shape, workdir / "source.onnx", spec.opset)
     from exporters.sources.onnx_file import io_shapes
 
     task, head = infer_task(io_shapes(dst))
@@ -91,3 +82,23 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
         preprocess_preset=preset,
         notes={"factory": spec.source, "weights": str(spec.weights) if spec.weights else None},
     )
+
+
+def export_onnx(model: Any, input_shape: tuple[int, ...], dst: Path, opset: int) -> Path:
+    """`model` as one self-contained ONNX file with input "input" and output "output", batch dynamic."""
+    import torch
+
+    dummy = torch.zeros(input_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter warns that it is legacy, on purpose
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(dst),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+    return dst
