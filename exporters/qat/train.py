@@ -126,7 +126,8 @@ def finetune(
             if step % settings.recalibrate_every == 0:
                 close_interval()
                 fq.calibrate(student, calib_batches)
-        epoch += 1
+        else:
+            epoch += 1  # a whole pass, not one the budget cut short
     close_interval()
     fq.calibrate(student, calib_batches)  # the ranges ORT's calibrator will find on the result
     notes: dict[str, Any] = {
