@@ -305,6 +305,8 @@ def export_model(opts: ExportOptions) -> ExportResult:
         raise UsageError(
             "--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)"
         )
+    if opts.qat_budget_s <= 0:
+        raise UsageError(f"--qat-budget-s {opts.qat_budget_s:g}: expected a positive number of seconds")
     unknown = sorted(set(opts.skip_rungs) - set(RUNG_NAMES))
     if unknown:
         raise UsageError(f"--skip-rung {unknown[0]}: expected one of {', '.join(RUNG_NAMES)}")
@@ -353,9 +355,11 @@ def export_model(opts: ExportOptions) -> ExportResult:
                 loaded.kind,
                 calib,
                 lambda: load_samples(opts.train_data, inputs, pre, None) if opts.train_data else calib,
-                lambda p: prepare(
-                    p, work / "qat_fp32.onnx", profile, quantize=True, static_dims=opts.static_dims
-                ).path,
+                lambda p: (
+                    prepare(
+                        p, work / "qat_fp32.onnx", profile, quantize=True, static_dims=opts.static_dims
+                    ).path
+                ),
                 QatSettings(budget_s=opts.qat_budget_s),
                 work,
             ),
