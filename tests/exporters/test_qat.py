@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from edge_agent.bundle import verify_bundle
 from exporters.data import load_samples
-from exporters.errors import GateFailedError
+from exporters.errors import GateFailedError, UsageError
 from exporters.pipeline import ExportOptions, export_model
 from exporters.qat import fakequant
 from exporters.quantize import QuantSpec, quantize
@@ -202,3 +202,10 @@ def test_fake_quantization_computes_what_the_ort_qdq_model_computes(
     emulation_error = np.abs(fq_out - ort_out).max()
     rounding_error = np.abs(fp_out - ort_out).max()
     assert emulation_error < 0.1 * rounding_error
+
+
+def test_a_qat_budget_that_is_not_positive_is_a_usage_error(crops: dict[str, Path], tmp_path: Path) -> None:
+    opts = _options(crops, tmp_path / "bad")
+    opts.qat_budget_s = 0.0
+    with pytest.raises(UsageError, match="--qat-budget-s 0: expected a positive number of seconds"):
+        export_model(opts)
