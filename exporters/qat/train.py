@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class QatSettings:
     budget_s: float = 300.0
-    lr: float = 5e-5
+    lr: float = 1e-5
     batch: int = 8
     recalibrate_every: int = 16
     flip: bool = True
