@@ -58,11 +58,20 @@ def _add_finetune(sub: Any) -> None:
     f.set_defaults(func=cmd_finetune)
 
 
-def _add_training(sub: Any) -> None:
-    """The commands that train a model before building it: finetune, distill, prune, train."""
+def _add_training(sub: Any, build: argparse.ArgumentParser) -> None:
+    """The commands that train a model before building it (finetune, distill, prune, train), and
+    the device check that re-runs a built bundle on the device's kernels."""
     _add_finetune(sub)
     add_compress_parsers(sub)
     add_train_parser(sub, _emit)
+    add_device_check(sub, build)
+
+
+def _qat_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument(
+        "--train-data", type=Path, help="unlabelled images for the QAT rung (default: the calibration set)"
+    )
+    b.add_argument("--qat-budget-s", type=float, default=300.0, help="time budget of the QAT rung's training")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUNG",
         help=f"a ladder rung not to try (repeatable): {', '.join(RUNG_NAMES)}",
     )
+    _qat_options(b)
     b.add_argument("--static-dim", type=_dim, action="append", default=[], help="NAME=SIZE for static shapes")
     b.add_argument("--key", type=Path, help="ed25519 private key (PEM) to sign the bundle")
     b.add_argument("--archive", action="store_true", help=f"also pack the bundle into one {SUFFIX} file")
@@ -138,9 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--key", type=Path, required=True)
     s.set_defaults(func=cmd_sign)
 
-    _add_training(sub)
-
-    add_device_check(sub, b)
+    _add_training(sub, b)
 
     v = sub.add_parser("verify", help="verify a bundle directory or archive: checksums and signature")
     v.add_argument("bundle", type=Path)
@@ -202,6 +210,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         quantize=args.quantize,
         ladder=args.ladder,
         skip_rungs=frozenset(args.skip_rung),
+        train_data=args.train_data,
+        qat_budget_s=args.qat_budget_s,
         key=args.key,
         archive=args.archive,
         force=args.force,

@@ -45,6 +45,7 @@ from exporters.metrics import (
     session,
 )
 from exporters.prepare import prepare
+from exporters.qat import Qat, QatSettings, qat_rung
 from exporters.quantize import QuantSpec, info
 from exporters.sources import Feed, Loaded, SourceSpec, load_source
 from exporters.writer import write_bundle
@@ -74,6 +75,8 @@ class ExportOptions:
     quantize: str | None = None
     ladder: bool = True
     skip_rungs: frozenset[str] = frozenset()  # ladder rungs not to try (exporters.ladder.RUNG_NAMES)
+    train_data: Path | None = None  # unlabelled images for the QAT rung (default: the calibration set)
+    qat_budget_s: float = 300.0
     key: Path | None = None
     archive: bool = False
     force: bool = False
@@ -202,8 +205,8 @@ def _floor_note(gate: dict[str, Any], max_drop: float) -> str:
         return ""
     return (
         f"; fp32 itself scores only {floor['value']:.4f} against its own outputs once its input is "
-        "rounded to 8 bits, as an int8 model's first QuantizeLinear rounds it, so no variant with an "
-        "8-bit input can meet this budget on this held-out data"
+        "rounded to 8 bits, as an int8 model's first QuantizeLinear rounds it, so no post-training "
+        "variant with an 8-bit input can meet this budget on this held-out data"
     )
 
 
@@ -218,6 +221,7 @@ def _gate(
     held: list[Feed],
     max_drop: float,
     work: Path,
+    qat: tuple[Qat | None, str | None] = (None, None),
 ) -> tuple[Path, LadderResult | None, dict[str, Any]]:
     ref = run(fp32, held, desc="fp32 reference" if opts.progress else None)
     gate: dict[str, Any] = {"max_drop": max_drop, "holdout_n": len(held)}
@@ -275,8 +279,11 @@ def _gate(
         timer=timer if opts.measure else None,
         min_speedup=opts.min_speedup,
         skip=opts.skip_rungs,
+        qat=qat[0],
     )
     gate["rungs"] = [r.report() for r in result.rungs]
+    if qat[1] is not None and not result.passed:
+        gate["qat_skipped"] = qat[1]
     best = result.best
     gate.update(
         passed=result.passed,
@@ -302,6 +309,8 @@ def export_model(opts: ExportOptions) -> ExportResult:
         raise UsageError(
             "--min-speedup: expected a positive factor, and the rungs measured (not --no-measure)"
         )
+    if opts.qat_budget_s <= 0:
+        raise UsageError(f"--qat-budget-s {opts.qat_budget_s:g}: expected a positive number of seconds")
     unknown = sorted(set(opts.skip_rungs) - set(RUNG_NAMES))
     if unknown:
         raise UsageError(f"--skip-rung {unknown[0]}: expected one of {', '.join(RUNG_NAMES)}")
@@ -347,6 +356,19 @@ def export_model(opts: ExportOptions) -> ExportResult:
             held=held,
             max_drop=max_drop,
             work=work,
+            qat=qat_rung(
+                spec_src,
+                loaded.kind,
+                calib,
+                lambda: load_samples(opts.train_data, inputs, pre, None) if opts.train_data else calib,
+                lambda p: (
+                    prepare(
+                        p, work / "qat_fp32.onnx", profile, quantize=True, static_dims=opts.static_dims
+                    ).path
+                ),
+                QatSettings(budget_s=opts.qat_budget_s),
+                work,
+            ),
         )
         chosen = ladder.best.spec if ladder and ladder.best else None
         feeds = held or [_random_feed(inputs, opts.max_length)]

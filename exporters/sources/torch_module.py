@@ -47,7 +47,7 @@ def _factory(spec: str) -> Callable[[], Any]:
 
 def build_module(source: str, weights: Path | None) -> Any:
     """The factory's nn.Module with `weights` (a state_dict) loaded, in eval mode; also what
-    exporters/compress/prune.py prunes."""
+    exporters/compress/prune.py prunes and the QAT rung fine-tunes."""
     import torch
 
     model = _factory(source)()
@@ -68,25 +68,10 @@ def build_module(source: str, weights: Path | None) -> Any:
 
 
 def load(spec: SourceSpec, workdir: Path) -> Loaded:
-    import torch
-
     if spec.input_shape is None:
         raise UsageError("a PyTorch source needs --input-shape (e.g. 1,3,224,224)")
     model = build_module(spec.source, spec.weights)
-    dst = workdir / "source.onnx"
-    dummy = torch.zeros(spec.input_shape)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter warns that it is legacy, on purpose
-        torch.onnx.export(
-            model,
-            (dummy,),
-            str(dst),
-            dynamo=False,
-            opset_version=spec.opset,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-        )
+    dst = export_onnx(model, spec.input_shape, workdir / "source.onnx", spec.opset)
     from exporters.sources.onnx_file import io_shapes
 
     task, head = infer_task(io_shapes(dst))
@@ -99,3 +84,23 @@ def load(spec: SourceSpec, workdir: Path) -> Loaded:
         preprocess_preset=preset,
         notes={"factory": spec.source, "weights": str(spec.weights) if spec.weights else None},
     )
+
+
+def export_onnx(model: Any, input_shape: tuple[int, ...], dst: Path, opset: int) -> Path:
+    """`model` as one self-contained ONNX file with input "input" and output "output", batch dynamic."""
+    import torch
+
+    dummy = torch.zeros(input_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter warns that it is legacy, on purpose
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(dst),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+    return dst

@@ -4,6 +4,7 @@ fine-tuned from it, MobileNetV2 (PyTorch, static QDQ with the ladder) and BlazeF
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -95,9 +96,11 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     8-bit activations top out near 0.77 on these crops (pages, text, the moon, galaxies: fp32 itself
     nearly ties on 8 of 96), kernels or not: with ORT's graph optimisations off the same QDQ models
     agree no better. 16-bit activations with bias correction reach 0.927, 0.948 with the 3 most
-    sensitive layers in float, short of the budget (docs/exporter.md). So the export must fail
+    sensitive layers in float, short of the budget (docs/exporter.md). Then the QAT rung fine-tunes
+    the weights under fake quantization; with CI's short training budget (120 s on the 32 calibration
+    crops) it stays short of 97 % too (benchmarks/export.py runs it long). So the export must fail
     loudly, with every rung in the report, and write no bundle. If a rung passes (another CPU's
-    int8 kernels), the bundle must say so.
+    int8 kernels, or a quieter machine's longer training), the bundle must say so.
     """
     if isinstance(mobilenet_gate, ExportResult):  # pragma: no cover - depends on the CPU's int8 kernels
         assert mobilenet_gate.report["gate"]["value"] >= 0.97
@@ -155,10 +158,20 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     floor = gate["input_rounding_floor"]
     assert floor["metric"] == "top1_agreement"
     assert floor["value"] < 0.97
-    assert "no variant with an 8-bit input can meet this budget" in str(mobilenet_gate)
+    assert "no post-training variant with an 8-bit input can meet this budget" in str(mobilenet_gate)
+    _assert_qat_is_the_last_rung(rungs)
     excluded = next(r for r in rungs if r["rung"].startswith("exclude"))["quantization"]["exclude"]
     assert excluded
     assert all(n.endswith(("Conv", "Gemm")) for n in excluded)
+
+
+def _assert_qat_is_the_last_rung(rungs: list[dict[str, Any]]) -> None:
+    """QAT comes after every post-training rung missed: 8-bit, trained, timed like the others."""
+    qat = rungs[-1]
+    assert qat["rung"] == "qat"
+    assert qat["quantization"]["activation_type"] == "uint8"
+    assert qat["metrics"]["qat"]["steps"] >= 1
+    assert qat["metrics"]["qat"]["train_samples"] == 32  # no --train-data: the calibration crops
 
 
 def test_blazeface_tflite_finds_the_astronauts_face(blazeface_bundle: ExportResult) -> None:
