@@ -193,12 +193,12 @@ def test_fake_quantization_computes_what_the_ort_qdq_model_computes(
     sess = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"])
     ort_out = np.concatenate([sess.run(None, f)[0] for f in held])
 
-    gm = fakequant.instrument(build_module(spec), per_channel=True, float_output=True)
+    gm = fakequant.instrument(build_module(spec.source, spec.weights), per_channel=True, float_output=True)
     fakequant.calibrate(gm, [torch.from_numpy(f["input"]) for f in calib])
     x = torch.from_numpy(np.concatenate([f["input"] for f in held]))
     with torch.no_grad():
         fq_out = gm(x).numpy()
-        fp_out = build_module(spec)(x).numpy()
+        fp_out = build_module(spec.source, spec.weights)(x).numpy()
     emulation_error = np.abs(fq_out - ort_out).max()
     rounding_error = np.abs(fp_out - ort_out).max()
     assert emulation_error < 0.1 * rounding_error
