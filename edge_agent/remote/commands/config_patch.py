@@ -56,6 +56,7 @@ REMOTE_SETTABLE = (
     "pipelines.*.model.require_accelerator",
     "pipelines.*.model.intra_op_threads",
     "pipelines.*.model.inter_op_threads",
+    "pipelines.*.model.workers",
     "pipelines.*.preprocess.**",
     "pipelines.*.postprocess.labels",
     "pipelines.*.postprocess.top_k",

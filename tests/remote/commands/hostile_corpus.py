@@ -342,6 +342,7 @@ def set_value_cases() -> Iterator[Case]:
         ("std-zero", {"pipelines": {PIPE: {"preprocess": {"std": [0, 0, 0]}}}}, "std"),
         ("preprocess-unknown", {"pipelines": {PIPE: {"preprocess": {"evil": 1}}}}, "evil"),
         ("threads", {"pipelines": {PIPE: {"model": {"intra_op_threads": -1}}}}, "intra_op_threads"),
+        ("workers", {"pipelines": {PIPE: {"model": {"workers": "lots"}}}}, "workers"),
         ("commit-batch", {"outbox": {"commit_batch": 0}}, "commit_batch"),
         ("health", {"fleet": {"updates": {"health_window_s": -5}}}, "health_window_s"),
     ):
