@@ -29,7 +29,6 @@ from edge_agent.inference.session import open_model
 from edge_agent.remote.commands.control import AgentControl
 from edge_agent.remote.update.canary import run_canary
 from edge_agent.remote.update.fetch import UPLOAD_AREA, ChunkStore, fetch_url, is_upload_data
-from edge_agent.remote.update.slm_probe import probe_slm
 from edge_agent.remote.update.slots import Slots
 
 log = logging.getLogger(__name__)
@@ -224,6 +223,9 @@ class UpdateService:
         """An SLM bundle is probed by the text engine (onnxruntime-genai, one token); any other runs
         its golden inputs in an ONNX Runtime session on the pipeline's providers."""
         if bundle.manifest.task == "slm":
+            # Imported here: a camera-only agent never loads the text kind's model side.
+            from edge_agent.remote.update.slm_probe import probe_slm
+
             return probe_slm(bundle, cfg.intra_op).as_dict()
         model = open_model(cfg.model_copy(update={"path": unpacked, "id": None}), self.profile)
         canary = run_canary(
