@@ -113,31 +113,26 @@ def _emit_compare(report: dict[str, Any]) -> None:
     print(f"teacher / student: {report['compare']['ratios']}")
 
 
+def _shared(args: argparse.Namespace) -> dict[str, Any]:
+    """The data and build options distill and prune take alike, from their shared arguments."""
+    names = ("data", "out", "holdout", "preprocess", "class_ids", "target", "max_drop", "key")
+    more = ("archive", "force", "runs", "keep")
+    return {n: getattr(args, n) for n in names + more} | {"classes": args.classes or None}
+
+
 def cmd_distill(args: argparse.Namespace) -> int:
     from exporters.compress.distill import DistillOptions, distill
 
     res = distill(
         DistillOptions(
             teacher=args.teacher,
-            data=args.data,
-            out=args.out,
-            holdout=args.holdout,
             teacher_weights=args.teacher_weights,
-            preprocess=args.preprocess,
-            classes=args.classes or None,
-            class_ids=args.class_ids,
             student=args.student,
             student_size=args.student_size,
             hard_labels=args.hard_labels,
             fit=_fit(args, args.alpha),
             augment=args.augment,
-            target=args.target,
-            max_drop=args.max_drop,
-            key=args.key,
-            archive=args.archive,
-            force=args.force,
-            runs=args.runs,
-            keep=args.keep,
+            **_shared(args),
         )
     )
     if args.json:
@@ -161,23 +156,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
         PruneOptions(
             source=args.source,
             weights=args.weights,
-            data=args.data,
-            out=args.out,
-            holdout=args.holdout,
-            preprocess=args.preprocess,
-            classes=args.classes or None,
-            class_ids=args.class_ids,
             sparsities=args.sparsity,
             input_size=args.input_size,
             min_agreement=args.min_agreement,
             fit=_fit(args),
-            target=args.target,
-            max_drop=args.max_drop,
-            key=args.key,
-            archive=args.archive,
-            force=args.force,
-            runs=args.runs,
-            keep=args.keep,
+            **_shared(args),
         )
     )
     if args.json:
