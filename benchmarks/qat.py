@@ -35,6 +35,7 @@ OUT = ROOT / "benchmarks" / "out"
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget-s", type=float, default=1800.0, help="the QAT rung's training budget")
+    p.add_argument("--steps", type=int, help="a fixed number of training steps instead of --budget-s")
     p.add_argument("--train", type=int, default=512, help="training crops of the calibration photos")
     p.add_argument("--min-speedup", type=float, default=1.8)
     p.add_argument("--post-training", choices=["climb", "skip"], default="climb")
@@ -56,6 +57,7 @@ def main() -> int:
             min_speedup=args.min_speedup,
             skip_rungs=skip,
             qat_budget_s=args.budget_s,
+            qat_steps=args.steps,
             runs=20,
             progress=False,
         )

@@ -72,6 +72,11 @@ def _qat_options(b: argparse.ArgumentParser) -> None:
         "--train-data", type=Path, help="unlabelled images for the QAT rung (default: the calibration set)"
     )
     b.add_argument("--qat-budget-s", type=float, default=300.0, help="time budget of the QAT rung's training")
+    b.add_argument(
+        "--qat-steps",
+        type=int,
+        help="train the QAT rung this many steps, not --qat-budget-s (the same result on any machine)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +217,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         skip_rungs=frozenset(args.skip_rung),
         train_data=args.train_data,
         qat_budget_s=args.qat_budget_s,
+        qat_steps=args.qat_steps,
         key=args.key,
         archive=args.archive,
         force=args.force,

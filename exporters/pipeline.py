@@ -77,6 +77,7 @@ class ExportOptions:
     skip_rungs: frozenset[str] = frozenset()  # ladder rungs not to try (exporters.ladder.RUNG_NAMES)
     train_data: Path | None = None  # unlabelled images for the QAT rung (default: the calibration set)
     qat_budget_s: float = 300.0
+    qat_steps: int | None = None  # a fixed number of QAT steps instead of the time budget (reproducible)
     key: Path | None = None
     archive: bool = False
     force: bool = False
@@ -311,6 +312,8 @@ def export_model(opts: ExportOptions) -> ExportResult:
         )
     if opts.qat_budget_s <= 0:
         raise UsageError(f"--qat-budget-s {opts.qat_budget_s:g}: expected a positive number of seconds")
+    if opts.qat_steps is not None and opts.qat_steps < 1:
+        raise UsageError(f"--qat-steps {opts.qat_steps}: expected a positive whole number of steps")
     unknown = sorted(set(opts.skip_rungs) - set(RUNG_NAMES))
     if unknown:
         raise UsageError(f"--skip-rung {unknown[0]}: expected one of {', '.join(RUNG_NAMES)}")
@@ -366,7 +369,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
                         p, work / "qat_fp32.onnx", profile, quantize=True, static_dims=opts.static_dims
                     ).path
                 ),
-                QatSettings(budget_s=opts.qat_budget_s),
+                QatSettings(budget_s=opts.qat_budget_s, max_steps=opts.qat_steps),
                 work,
             ),
         )

@@ -82,7 +82,7 @@ def _options(crops: dict[str, Path], out: Path, **kw: Any) -> ExportOptions:
         calib=crops["calib"],
         holdout=crops["holdout"],
         holdout_limit=24,
-        qat_budget_s=5.0,
+        qat_steps=12,  # a step count, not a time budget: the same training on a busy machine
         runs=3,
         progress=False,
         **kw,
@@ -126,7 +126,8 @@ def test_qat_is_climbed_after_the_post_training_rungs_miss_and_its_qdq_model_run
     q = qat["quantization"]
     assert (q["activation_type"], q["weight_type"], q["method"]) == ("uint8", "int8", "minmax")
     notes = qat["metrics"]["qat"]
-    assert notes["steps"] >= 1
+    assert notes["steps"] == 12
+    assert notes["settings"]["max_steps"] == 12
     assert notes["history"]
     assert 0.0 <= notes["history"][-1]["train_agreement"] <= 1.0
     # BatchNorm folded: the fake-quantized tensors are the input, the 3 conv outputs and the add; the
@@ -208,4 +209,13 @@ def test_a_qat_budget_that_is_not_positive_is_a_usage_error(crops: dict[str, Pat
     opts = _options(crops, tmp_path / "bad")
     opts.qat_budget_s = 0.0
     with pytest.raises(UsageError, match="--qat-budget-s 0: expected a positive number of seconds"):
+        export_model(opts)
+
+
+def test_a_qat_step_count_that_is_not_positive_is_a_usage_error(
+    crops: dict[str, Path], tmp_path: Path
+) -> None:
+    opts = _options(crops, tmp_path / "bad-steps")
+    opts.qat_steps = 0
+    with pytest.raises(UsageError, match="--qat-steps 0: expected a positive whole number of steps"):
         export_model(opts)

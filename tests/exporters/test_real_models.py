@@ -97,7 +97,7 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     nearly ties on 8 of 96), kernels or not: with ORT's graph optimisations off the same QDQ models
     agree no better. 16-bit activations with bias correction reach 0.927, 0.948 with the 3 most
     sensitive layers in float, short of the budget (docs/exporter.md). Then the QAT rung fine-tunes
-    the weights under fake quantization; with CI's short training budget (120 s on the 32 calibration
+    the weights under fake quantization; with CI's short training (16 steps on the 32 calibration
     crops) it stays short of 97 % too (benchmarks/export.py runs it long). So the export must fail
     loudly, with every rung in the report, and write no bundle. If a rung passes (another CPU's
     int8 kernels, or a quieter machine's longer training), the bundle must say so.
@@ -122,7 +122,10 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     # (when the 8-bit rung already kept bias correction, the 16-bit rung carries it and is not redone)
     wide_corrected = wide if wide["quantization"]["bias_correction"] else corrected[-1]
     assert wide_corrected["quantization"]["activation_type"] == "uint16"
-    eight_bit = [r["value"] for r in rungs if r["quantization"]["activation_type"] == "uint8"]
+    # (post-training rungs only: QAT, the last rung, is 8-bit too but trained, and may come close)
+    eight_bit = [
+        r["value"] for r in rungs if r["quantization"]["activation_type"] == "uint8" and r["rung"] != "qat"
+    ]
     assert wide_corrected["value"] >= 0.9
     assert wide_corrected["value"] > max(eight_bit) + 0.1
     assert any(n.startswith("exclude") for n in names)
