@@ -10,6 +10,7 @@ from pathlib import Path
 
 from exporters.errors import GateFailedError, UsageError
 from exporters.slm.export import (
+    DEFAULT_MAX_ACCURACY_DROP,
     DEFAULT_MAX_KL,
     DEFAULT_MAX_LENGTH,
     DEFAULT_MIN_TOP1,
@@ -59,6 +60,13 @@ def add_slm_arguments(b: argparse.ArgumentParser) -> None:
         help=f"largest mean KL per position, nats ('none': no limit; default {DEFAULT_MAX_KL})",
     )
     g.add_argument("--min-accuracy", type=_budget, help="smallest task accuracy on --eval-set")
+    g.add_argument(
+        "--max-accuracy-drop",
+        type=_budget,
+        default=DEFAULT_MAX_ACCURACY_DROP,
+        help="largest task-accuracy drop on --eval-set below the source model's "
+        f"('none': no limit; default {DEFAULT_MAX_ACCURACY_DROP})",
+    )
     g.add_argument("--no-gate", dest="gate", action="store_false", help="ship the first rung ungated")
     g.add_argument("--work", type=Path, help="keep the dequantized source and the builds here (reused)")
     g.add_argument("--new-tokens", type=int, default=32, help="tokens decoded for the report's speed figures")
@@ -88,6 +96,7 @@ def cmd_slm_build(args: argparse.Namespace) -> int:
         min_top1=args.min_top1,
         max_kl=args.max_kl,
         min_accuracy=args.min_accuracy,
+        max_accuracy_drop=args.max_accuracy_drop,
         gate=args.gate,
         ladder=args.ladder,
         key=args.key,

@@ -8,7 +8,7 @@ matches, so a second export from the same work folder does not rebuild.
 
 Usage: python -m exporters.slm.ladder --reference HF_DIR --work DIR --rungs int4,int8,fp32
        --max-length 512 --stamp TEXT --out RESULT.json [--min-top1 X] [--max-kl X]
-       [--min-accuracy X] [gate inputs: see exporters.slm.gate]
+       [--min-accuracy X] [--max-accuracy-drop X] [gate inputs: see exporters.slm.gate]
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ def misses(result: dict[str, Any], budget: dict[str, float | None]) -> list[str]
     task = result.get("task")
     if budget["min_accuracy"] is not None and task is not None and task["accuracy"] < budget["min_accuracy"]:
         out.append(f"task accuracy {task['accuracy']:.4f} < {budget['min_accuracy']}")
+    drop = budget.get("max_accuracy_drop")
+    if drop is not None and task is not None and task["reference_accuracy"] - task["accuracy"] > drop + 1e-9:
+        out.append(
+            f"task accuracy {task['accuracy']:.4f} is {task['reference_accuracy'] - task['accuracy']:.4f} "
+            f"below the source model's {task['reference_accuracy']:.4f} (max drop {drop})"
+        )
     return out
 
 
@@ -84,11 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-top1", type=float)
     p.add_argument("--max-kl", type=float)
     p.add_argument("--min-accuracy", type=float)
+    p.add_argument("--max-accuracy-drop", type=float)
     args = p.parse_args(argv)
     budget: dict[str, float | None] = {
         "min_top1": args.min_top1,
         "max_kl": args.max_kl,
         "min_accuracy": args.min_accuracy,
+        "max_accuracy_drop": args.max_accuracy_drop,
     }
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -77,6 +77,8 @@ def int4_bundle(
                 "none",
                 "--max-kl",
                 "none",
+                "--max-accuracy-drop",
+                "none",
                 "--prompt-spec",
                 str(triage_files["prompt"]),
                 "--eval-set",

@@ -300,3 +300,37 @@ def test_build_slm_bundle_reuses_the_work_folder(
     assert bundle.manifest.slm.prompt == TRIAGE
     assert bundle.manifest.slm.precision == "int4"
     assert ".edge-build" not in {Path(f.path).name for f in bundle.manifest.files}
+
+
+def _rung(accuracy: float, reference: float) -> dict[str, Any]:
+    return {"top1": 0.95, "kl": 0.05, "task": {"accuracy": accuracy, "reference_accuracy": reference}}
+
+
+def test_a_rung_that_loses_the_task_misses_even_when_it_follows_the_source() -> None:
+    """A tuned model's int4 build can keep top-1 agreement on text and lose the task (measured: a
+    tuned SmolLM2 scored 84 % in torch and 60 % at int4): with a labelled eval set, the default
+    budget refuses a rung more than 2 points below the source model on it."""
+    from exporters.slm.export import DEFAULT_MAX_ACCURACY_DROP
+    from exporters.slm.ladder import misses
+
+    budget: dict[str, float | None] = {
+        "min_top1": 0.9,
+        "max_kl": 0.1,
+        "min_accuracy": None,
+        "max_accuracy_drop": DEFAULT_MAX_ACCURACY_DROP,
+    }
+    (why,) = misses(_rung(0.60, 0.84), budget)
+    assert "0.6000 is 0.2400 below the source model's 0.8400 (max drop 0.02)" in why
+    assert misses(_rung(0.82, 0.84), budget) == []  # within 2 points
+    assert misses(_rung(0.90, 0.84), budget) == []  # better than the source is no miss
+    assert misses({"top1": 0.95, "kl": 0.05}, budget) == []  # no eval set: the task is not judged
+    assert misses(_rung(0.60, 0.84), {**budget, "max_accuracy_drop": None}) == []  # --max-accuracy-drop none
+
+
+def test_the_cli_takes_the_accuracy_drop_budget() -> None:
+    from exporters.cli import build_parser
+
+    base = ["build", "m.gguf", "--out", "o"]
+    assert build_parser().parse_args(base).max_accuracy_drop == 0.02
+    assert build_parser().parse_args([*base, "--max-accuracy-drop", "0.05"]).max_accuracy_drop == 0.05
+    assert build_parser().parse_args([*base, "--max-accuracy-drop", "none"]).max_accuracy_drop is None
