@@ -11,7 +11,10 @@ are generic phrases written for this module; none is a template of `logtriage_fa
 exporters/slm/test_logtriage_breadth.py asserts that no training line shares a four-word run with
 any held-out family's wordings, nor any held-out line). The same words occur at several severities
 ("failed login" is a warning, "failed to start" a fault; "timed out, retrying" a warning, "timed
-out, giving up" a fault; "correctable errors" a warning), so no single token gives the label away.
+out, giving up" a fault; "correctable errors" a warning; a part "reset" a warning, a system reset a
+fault), so no single token gives the label away. The contrasts a device's logs lean on are events of
+their own: a new device attached (ok) against a device reset (warning), a peer disconnected
+(warning) against a part down (fault), a part's reboot of the system (fault).
 
 A breadth family is one event on one component (`b.<event>.<component>`, about 700 of them); its
 label is the event's severity, its component the subject's, its action the event's.
@@ -88,6 +91,8 @@ EVENTS: dict[str, tuple[Severity, str, tuple[str, ...]]] = {
     "saved": ("ok", "none", ("{s} saved", "snapshot of {s} written ({mb} MB)", "{s} flushed to disk")),
     "enabled": ("ok", "none", ("{s} enabled", "{s} activated", "{s} is active")),
     "heartbeat": ("ok", "none", ("heartbeat from {s} received", "{s} alive, uptime {secs} h")),
+    "attached": ("ok", "none", ("{s}: new device attached", "new device on {s}, assigned number {n2}",
+                                "{s} plugged in and enumerated")),
     # ---- warning --------------------------------------------------------------------------------
     "retrying": ("warning", "watch it; act if it keeps retrying",
                  ("{s}: retrying in {secs} s (attempt {n}/5)", "{s} retry {n} of 5",
@@ -128,6 +133,10 @@ EVENTS: dict[str, tuple[Severity, str, tuple[str, ...]]] = {
                                                                "{s}: {n} errors corrected")),
     "bad_login": ("warning", "review access", ("failed login for {baduser} on {s}",
                                                "{s}: wrong password for {baduser}, {n} attempts")),
+    "reset": ("warning", "watch it; check the hardware if it repeats",
+              ("{s} reset", "resetting {s} after an error", "{s} was reset and reinitialised")),
+    "disconnected": ("warning", "check the connection", ("{s} disconnected", "{s}: disconnected from {peer}",
+                                                         "{s} disconnecting after {secs} s without a reply")),
     "defaults": ("warning", "update the configuration", ("{s} not configured, using defaults",
                                                          "{s}: config missing, assuming defaults")),
     # ---- fault ----------------------------------------------------------------------------------
@@ -164,6 +173,11 @@ EVENTS: dict[str, tuple[Severity, str, tuple[str, ...]]] = {
                                                         "{s} critical: {temp_hot} C")),
     "gave_up": ("fault", "check the connection", ("{s}: timed out, giving up", "{s} retries exhausted",
                                                   "{s}: all {n} attempts failed")),
+    "reboot": ("fault", "check what hung before the reset",
+               ("{s} expired, rebooting now", "system reset triggered by {s}",
+                "{s} forces a reboot in {n} s")),
+    "panic": ("fault", "update it and report the crash", ("{s}: fatal exception, halting", "{s} panicked",
+                                                           "{s}: unrecoverable fault, stopping")),
     "emergency": ("fault", "check what hung before the reset", ("{s} forced an emergency reboot",
                                                                 "{s} hung, system restarting")),
 }  # fmt: skip
