@@ -197,12 +197,19 @@ class Encoder:
         first = len(p) + (len(self.ids(prefix)) if prefix else 0)
         return p + self.answer_ids(ex), len(p), first, first + len(self.ids(ex.label))
 
+    def label_ids(self, label: str) -> list[int]:
+        """The tokens `classify` scores for `label`: the label and its suffix, tokenized together as
+        the text pipeline tokenizes them (edge_agent/text/engine.py)."""
+        return self.ids(label + self.prompt["label_suffix"])
+
     def label_pair(self, ex: Example) -> tuple[list[int], int, int, int]:
         """The same shape for a label-only loss (`--loss label`): the sequence ends with the
-        label's tokens, and the loss is taken on them alone, the very tokens `classify` scores.
-        Shorter sequences and no answer to memorise."""
+        label's tokens and the suffix after it, and the loss is taken on them alone, the very
+        tokens `classify` scores (a model trained on the label alone learns nothing about the
+        suffix, whose probability then differs per label and moves the agent's argmax: a tuned
+        model read 88.7 % without it and 65.3 % with it). Shorter sequences, no answer to memorise."""
         p = self.prompt_ids(ex.text)
         prefix = self.prompt["answer_prefix"]
         head = p + (self.ids(prefix) if prefix else [])
-        label = self.ids(ex.label)
+        label = self.label_ids(ex.label)
         return head + label, len(head), len(head), len(head) + len(label)

@@ -1,10 +1,11 @@
 """Label accuracy of a causal LM in torch, scored as the text pipeline's `classify` scores it
-(docs/slm.md, "Fine-tuning"): after the chat-templated prompt and the answer prefix, each label's score is
-the sum of the log-probabilities of its tokens; the prediction is the argmax, its probability the
-softmax over the labels. Runs in .venv-slm (torch).
+(docs/slm.md, "Fine-tuning"): after the chat-templated prompt and the answer prefix, each label's
+score is the sum of the log-probabilities of the tokens of `label + label_suffix` (the suffix too:
+the agent scores it, so a figure without it is not the device's); the prediction is the argmax,
+its probability the softmax over the labels. Runs in .venv-slm (torch).
 
 The forward passes are shared: a label's tokens are predicted from the context plus the label's own
-earlier tokens, so every single-token label is scored from one pass over the context.
+earlier tokens, so the first token of every label is scored from one pass over the context.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def score(model: Any, enc: Encoder, exs: list[Example], labels: list[str], batch
     import torch
 
     prefix = enc.ids(enc.prompt["answer_prefix"]) if enc.prompt["answer_prefix"] else []
-    label_ids = [enc.ids(lab) for lab in labels]
+    label_ids = [enc.label_ids(lab) for lab in labels]  # label + suffix, as classify scores them
     # Each (example, label, token) reads the log-prob of `target` at the last position of `inputs`.
     uniq: dict[tuple[int, ...], int] = {}
     reads: list[list[list[tuple[int, int]]]] = []  # [example][label] -> [(input index, target)]
