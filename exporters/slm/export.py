@@ -195,11 +195,9 @@ def export_slm(opts: SlmOptions) -> SlmResult:
             }
         report = _report(opts, profile, src, ladder)
         if ladder["chosen"] is None:
+            budget = ", ".join(f"{k} {v}" for k, v in report["gate"]["budget"].items())
             raise GateFailedError(
-                f"no rung of {', '.join(rungs)} met the budget (min top-1 {opts.min_top1}, max KL "
-                f"{opts.max_kl}, min accuracy {opts.min_accuracy}, max accuracy drop "
-                f"{opts.max_accuracy_drop if opts.eval_set else None}); no bundle written",
-                report,
+                f"no rung of {', '.join(rungs)} met the budget ({budget}); no bundle written", report
             )
         folder = Path(ladder["folder"])
         report["size_bytes"] = folder_size(folder)
@@ -245,7 +243,7 @@ def _report(
                 "min_top1": opts.min_top1,
                 "max_kl": opts.max_kl,
                 "min_accuracy": opts.min_accuracy,
-                "max_accuracy_drop": opts.max_accuracy_drop if opts.eval_set else None,
+                "max_accuracy_drop": opts.max_accuracy_drop if opts.eval_set else None,  # task-only
             },
             "gated": opts.gate,
             "rungs": ladder["rungs"],

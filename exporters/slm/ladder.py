@@ -36,7 +36,7 @@ def misses(result: dict[str, Any], budget: dict[str, float | None]) -> list[str]
     task = result.get("task")
     if budget["min_accuracy"] is not None and task is not None and task["accuracy"] < budget["min_accuracy"]:
         out.append(f"task accuracy {task['accuracy']:.4f} < {budget['min_accuracy']}")
-    drop = budget.get("max_accuracy_drop")
+    drop = budget["max_accuracy_drop"]
     if drop is not None and task is not None and task["reference_accuracy"] - task["accuracy"] > drop + 1e-9:
         out.append(
             f"task accuracy {task['accuracy']:.4f} is {task['reference_accuracy'] - task['accuracy']:.4f} "

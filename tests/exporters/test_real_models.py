@@ -98,7 +98,7 @@ def test_mobilenet_gate_climbs_the_ladder_and_reports_honestly(
     agree no better. 16-bit activations with bias correction reach 0.927, 0.948 with the 3 most
     sensitive layers in float, short of the budget (docs/exporter.md). Then the QAT rung fine-tunes
     the weights under fake quantization; with CI's short training (16 steps on the 32 calibration
-    crops) it stays short of 97 % too (benchmarks/export.py runs it long). So the export must fail
+    crops) it stays short of 97 % too (benchmarks/qat.py runs it long). So the export must fail
     loudly, with every rung in the report, and write no bundle. If a rung passes (another CPU's
     int8 kernels, or a quieter machine's longer training), the bundle must say so.
     """
