@@ -224,8 +224,11 @@ def worker_accuracy(folder: Path, spec: dict[str, Any], rows: list[dict[str, Any
     model = og.Model(genai_config(folder))
     tok = og.Tokenizer(model)
     right = 0
+    from edge_agent.bundle import rewrite
+
     for row in rows:
-        user = spec["template"].replace("{input}", row["text"])
+        text = rewrite.apply(spec.get("input_rewrite") or [], row["text"])  # as the agent rewrites it
+        user = spec["template"].replace("{input}", text)
         prompt = chatml(spec.get("system") or "", user, spec["answer_prefix"])
         scores = {
             lab: label_logprob(model, tok, prompt, lab + spec["label_suffix"]) for lab in spec["labels"]

@@ -23,6 +23,7 @@ LEAVES = (
     "edge_agent.topics",
     "edge_agent.tls",
     "edge_agent.bundle.dtypes",
+    "edge_agent.bundle.rewrite",
     "edge_agent.hardware.cpu",
     "edge_agent.strict",
     "edge_agent.credentials",

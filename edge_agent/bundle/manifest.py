@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge_agent.bundle import rewrite
 from edge_agent.bundle.settings import PostprocessConfig, PreprocessConfig
 
 SCHEMA_VERSION: Final = 1
@@ -63,6 +64,16 @@ class PromptSpec(_M):
     schema_: dict[str, Any] | None = Field(
         default=None, alias="schema", description="extract: JSON Schema of the answer it was tuned on"
     )
+    input_rewrite: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="[pattern, replacement] regex substitutions made on the input before the template, "
+        "in order (edge_agent.bundle.rewrite), e.g. a log line's timestamp, host and pid cut",
+    )
+
+    @field_validator("input_rewrite")
+    @classmethod
+    def _rules_compile(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return rewrite.check(v)
 
 
 class SlmSpec(_M):

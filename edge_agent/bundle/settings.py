@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edge_agent.bundle import rewrite
 from edge_agent.strict import Strict
 
 
@@ -227,6 +228,16 @@ class PromptOverride(Strict):
     label_suffix: str | None = Field(
         default=None, description="classify: what follows a label in the answer, e.g. a closing quote."
     )
+    input_rewrite: list[tuple[str, str]] | None = Field(
+        default=None,
+        description="[pattern, replacement] regex substitutions made on the input before the template, "
+        "in order; [] turns the bundle's off (a model tuned with them expects them).",
+    )
+
+    @field_validator("input_rewrite")
+    @classmethod
+    def _rules_compile(cls, v: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        return None if v is None else rewrite.check(v)
 
     @field_validator("template")
     @classmethod

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.bundle import Bundle
+from edge_agent.bundle import Bundle, rewrite
 from edge_agent.bundle.manifest import PromptSpec, SlmSpec
 from edge_agent.errors import ModelError
 from edge_agent.inference.config import ModelConfig
@@ -64,13 +64,15 @@ class Prompt:
     template: str = INPUT
     answer_prefix: str = ""
     label_suffix: str = ""
+    input_rewrite: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, spec: PromptSpec | None, over: PromptOverride | None = None) -> Prompt:
         if spec is None:
             base = cls()
         else:
-            base = cls(spec.system, spec.template, spec.answer_prefix, spec.label_suffix)
+            rules = tuple(spec.input_rewrite)
+            base = cls(spec.system, spec.template, spec.answer_prefix, spec.label_suffix, rules)
         if over is None:
             return base
         return cls(
@@ -78,6 +80,7 @@ class Prompt:
             over.template if over.template is not None else base.template,
             over.answer_prefix if over.answer_prefix is not None else base.answer_prefix,
             over.label_suffix if over.label_suffix is not None else base.label_suffix,
+            tuple(over.input_rewrite) if over.input_rewrite is not None else base.input_rewrite,
         )
 
 
@@ -231,7 +234,7 @@ class TextEngine:
 
         def work(deadline: float) -> None:
             budget = self.input_budget(prompt, self.label_reserve(labels, prompt), max_input_tokens)
-            cut, reply.truncated = self._cut(text, budget)
+            cut, reply.truncated = self._cut(rewrite.apply(prompt.input_rewrite, text), budget)
             head = self.render(cut, prompt) + prompt.answer_prefix
             seqs = [self._ids(head + t) for t in tails]
             shared = 0  # BPE may merge across the prefix/label boundary: compare whole sequences
@@ -287,7 +290,7 @@ class TextEngine:
         schema: dict[str, Any] | None = None,
     ) -> Any:
         budget = self.input_budget(prompt, max_new, max_input)
-        cut, reply.truncated = self._cut(text, budget)
+        cut, reply.truncated = self._cut(rewrite.apply(prompt.input_rewrite, text), budget)
         ids = self._ids(self.render(cut, prompt))
         gen = self._generator(len(ids) + max_new, schema)
         self._prefill(gen, ids, deadline)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_agent.bundle import rewrite
 from exporters.errors import UsageError
 
 _NOT_OUTPUT = ("text", "input", "family")
@@ -169,8 +170,9 @@ class Encoder:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
     def prompt_ids(self, text: str) -> list[int]:
-        """The chat-templated prompt up to the assistant's first token; the input is cut to
-        `max_input_tokens` (as the text pipeline cuts it)."""
+        """The chat-templated prompt up to the assistant's first token; the input is rewritten
+        (the prompt's `input_rewrite`) and cut to `max_input_tokens`, as the text pipeline does."""
+        text = rewrite.apply(self.prompt.get("input_rewrite") or [], text)
         cut = self.ids(text)
         if len(cut) > self.max_input_tokens:
             text = self.tok.decode(cut[: self.max_input_tokens])

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.bundle import rewrite
 from exporters.slm.gguf import REFUSED
 
 # Held-out text the builder never saw: device-log-like lines (the agent's main use) and general
@@ -174,7 +175,9 @@ def compare(cand: Candidate, side: ReferenceSide) -> dict[str, Any]:
 
 
 def prompt_ids(ref: Reference, prompt: dict[str, Any], text: str) -> list[int]:
-    """The chat-templated prompt for `text`, ending where the assistant's answer begins."""
+    """The chat-templated prompt for `text` (rewritten by the prompt's `input_rewrite`, as the text
+    pipeline and the finetune rewrite it), ending where the assistant's answer begins."""
+    text = rewrite.apply(prompt.get("input_rewrite") or [], text)
     messages = []
     if prompt.get("system"):
         messages.append({"role": "system", "content": prompt["system"]})

@@ -79,6 +79,24 @@ def test_rewinding_to_the_shared_prefix_scores_like_a_fresh_run(
     assert [got[label] for label in LABELS] == pytest.approx(list(p), abs=1e-4)
 
 
+def test_the_input_rewrite_runs_before_the_prompt(engine: TextEngine, triage_prompt: Prompt) -> None:
+    """A syslog line under the log-triage rules scores exactly as its bare `program: message`, in
+    fewer tokens than the raw line costs without them; an override of [] turns the rules off."""
+    from dataclasses import replace
+
+    from edge_agent.bundle.settings import PromptOverride
+    from exporters.slm.tasks.logtriage import INPUT_REWRITE
+
+    raw = "2026-12-02T17:28:15.123456+00:00 pi-cam2 kernel: [ 8123.456789] " + LINE.removeprefix("kernel: ")
+    ruled = replace(triage_prompt, input_rewrite=tuple(INPUT_REWRITE))
+    plain = replace(triage_prompt, input_rewrite=())
+    got, bare, unruled = classify(engine, ruled, raw), classify(engine, plain, LINE), classify(engine, plain, raw)
+    assert got.probs == pytest.approx(bare.probs, abs=1e-6)
+    assert got.tokens_in == bare.tokens_in < unruled.tokens_in - 20
+    off = Prompt.of(engine.prompt_spec, PromptOverride(input_rewrite=[]))
+    assert off.input_rewrite == ()
+
+
 def test_an_over_long_input_is_cut_and_marked(engine: TextEngine, triage_prompt: Prompt) -> None:
     short = classify(engine, triage_prompt, max_input_tokens=64)
     long = classify(engine, triage_prompt, "disk error sector " * 200, max_input_tokens=64)

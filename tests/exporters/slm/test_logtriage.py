@@ -75,3 +75,25 @@ def test_bad_arguments_name_what_was_expected() -> None:
         logtriage.split(0, heldout_per_severity=16)
     with pytest.raises(ValueError, match="n: expected a count"):
         logtriage.generate(0, -1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_input_rewrite_cuts_timestamp_host_and_pid_and_keeps_the_message(seed: int) -> None:
+    """Every rendered style (syslog, ISO-8601 journal, bare dmesg or tag) comes out as
+    `program: message`; what is cut carries no meaning (docs/slm.md, "Input rewrites")."""
+    from edge_agent.bundle import rewrite
+
+    rules = PromptSpec.model_validate(logtriage.prompt_spec()).input_rewrite
+    fams = {f.name: f for f in FAMILIES}
+    for row in logtriage.generate(seed, 300):
+        fam = fams[row["family"]]
+        out = rewrite.apply(rules, row["text"])
+        program, _, message = out.partition(": ")
+        assert program == fam.program, (row["text"], out)
+        assert row["text"].endswith(message)
+        assert not re.search(r"\d\d:\d\d:\d\d|\[\d+\]|\[ *\d+\.\d+\]", out.split(": ", 1)[0])
+    assert rewrite.apply(rules, "Dec  1 10:00:00 pi sshd[42]: Accepted password for pi") == (
+        "sshd: Accepted password for pi"
+    )
+    assert rewrite.apply(rules, "[  12.500000] EXT4-fs (sda1): mounted") == "kernel: EXT4-fs (sda1): mounted"
+    assert rewrite.apply(rules, "free text, no log prefix") == "free text, no log prefix"
