@@ -90,7 +90,8 @@ def test_the_input_rewrite_runs_before_the_prompt(engine: TextEngine, triage_pro
     raw = "2026-12-02T17:28:15.123456+00:00 pi-cam2 kernel: [ 8123.456789] " + LINE.removeprefix("kernel: ")
     ruled = replace(triage_prompt, input_rewrite=tuple(INPUT_REWRITE))
     plain = replace(triage_prompt, input_rewrite=())
-    got, bare, unruled = classify(engine, ruled, raw), classify(engine, plain, LINE), classify(engine, plain, raw)
+    got, bare = classify(engine, ruled, raw), classify(engine, plain, LINE)
+    unruled = classify(engine, plain, raw)
     assert got.probs == pytest.approx(bare.probs, abs=1e-6)
     assert got.tokens_in == bare.tokens_in < unruled.tokens_in - 20
     off = Prompt.of(engine.prompt_spec, PromptOverride(input_rewrite=[]))
