@@ -100,7 +100,7 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--val-lines", type=int, default=48, help="validation lines scored (default 48)")
     p.add_argument("--eval-every", type=int, default=10, help="validate every N steps (default 10)")
     p.add_argument("--patience", type=int, default=0, help="stop after N validations without gain (0: off)")
-    p.add_argument("--system", help="--train: the system prompt")
+    p.add_argument("--system", help="the system prompt (--task: instead of the task's)")
     p.add_argument("--template", default="{input}", help="--train: the user turn, with {input}")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -117,6 +117,8 @@ def load_data(args: argparse.Namespace) -> Data:
 
         sp = logtriage.split(args.seed, args.n_train, args.n_heldout, n_breadth=args.breadth)
         prompt = logtriage.prompt_spec()
+        if args.system is not None:
+            prompt["system"] = args.system
         train_rows, held_rows = sp.train, sp.heldout
         about: dict[str, Any] = {
             "task": "logtriage",

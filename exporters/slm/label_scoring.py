@@ -4,8 +4,8 @@ score is the sum of the log-probabilities of the tokens of `label + label_suffix
 the agent scores it, so a figure without it is not the device's); the prediction is the argmax,
 its probability the softmax over the labels. Runs in .venv-slm (torch).
 
-The forward passes are shared: a label's tokens are predicted from the context plus the label's own
-earlier tokens, so the first token of every label is scored from one pass over the context.
+The forward passes are shared: the prompt's common prefix runs once, each context once, and each
+label's later tokens on the context's keys and values (`label_logprobs`).
 """
 
 from __future__ import annotations
@@ -42,47 +42,92 @@ class Accuracy:
 
 def score(model: Any, enc: Encoder, exs: list[Example], labels: list[str], batch_size: int = 8) -> Accuracy:
     """Score `labels` for every example with `model` (eval mode, no grad) and measure accuracy."""
+    was_training = model.training
+    model.eval()
+    try:
+        sums = label_logprobs(model, enc, exs, labels, batch_size)
+    finally:
+        model.train(was_training)
+    return _figures(exs, labels, sums)
+
+
+def label_logprobs(
+    model: Any, enc: Encoder, exs: list[Example], labels: list[str], batch_size: int = 8
+) -> list[list[float]]:
+    """[example][label] summed log-probabilities of `label + label_suffix` after the example's
+    prompt and the answer prefix. The prompt's first K tokens, which every example shares (chat
+    template, system turn, the template up to the input), run once; each batch's contexts run once
+    with that prefix's keys and values; then every label's later tokens run on the contexts' cache.
+    The same figures a full forward pass per label gives (tests/exporters/slm/test_label_scoring.py),
+    in about a quarter of the tokens."""
     import torch
+
+    from exporters.slm.finetune import shared_prefix
 
     prefix = enc.ids(enc.prompt["answer_prefix"]) if enc.prompt["answer_prefix"] else []
     label_ids = [enc.label_ids(lab) for lab in labels]  # label + suffix, as classify scores them
-    # Each (example, label, token) reads the log-prob of `target` at the last position of `inputs`.
-    uniq: dict[tuple[int, ...], int] = {}
-    reads: list[list[list[tuple[int, int]]]] = []  # [example][label] -> [(input index, target)]
-    for ex in exs:
-        ctx = enc.prompt_ids(ex.text) + prefix
-        per_label = []
-        for ids in label_ids:
-            toks = []
-            for j, target in enumerate(ids):
-                key = tuple(ctx + ids[:j])
-                toks.append((uniq.setdefault(key, len(uniq)), target))
-            per_label.append(toks)
-        reads.append(per_label)
-    inputs = sorted(uniq, key=uniq.__getitem__)
-    logprobs: list[Any] = [None] * len(inputs)
-    was_training = model.training
-    model.eval()
-    # Similar lengths together, left-padded: every input's last position is the batch's last, so
-    # the output head runs on that one position only (logits_to_keep=1).
-    by_len = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+    ctxs = [enc.prompt_ids(ex.text) + prefix for ex in exs]
+    if not ctxs:
+        return []
+    core = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder, head = core.get_decoder(), core.get_output_embeddings()
+    k = shared_prefix(ctxs)
+    n_lab, tail_w = len(labels), max(len(ids) for ids in label_ids) - 1
+    out: list[list[float]] = []
     with torch.inference_mode():
-        for start in range(0, len(by_len), batch_size):
-            picked = by_len[start : start + batch_size]
-            width = max(len(inputs[i]) for i in picked)
-            batch = torch.full((len(picked), width), enc.eos, dtype=torch.long)
-            mask = torch.zeros((len(picked), width), dtype=torch.long)
-            for row, i in enumerate(picked):
-                batch[row, width - len(inputs[i]) :] = torch.tensor(inputs[i])
-                mask[row, width - len(inputs[i]) :] = 1
-            pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(input_ids=batch, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits
-            rows = logits[:, -1].float().log_softmax(-1)
-            for row, i in enumerate(picked):
-                logprobs[i] = rows[row]
-    model.train(was_training)
-    sums = [[sum(float(logprobs[k][t]) for k, t in toks) for toks in ex] for ex in reads]
-    return _figures(exs, labels, sums)
+        shared = decoder(input_ids=torch.tensor([ctxs[0][:k]]), use_cache=True).past_key_values if k else None
+        for start in range(0, len(ctxs), batch_size):
+            rows = [c[k:] for c in ctxs[start : start + batch_size]]
+            b, width = len(rows), max(len(r) for r in rows)
+            ids = torch.full((b, width), enc.eos, dtype=torch.long)
+            mask = torch.zeros((b, k + width), dtype=torch.long)
+            mask[:, :k] = 1
+            for i, r in enumerate(rows):  # right-padded: each row's last context token at len - 1
+                ids[i, : len(r)] = torch.tensor(r)
+                mask[i, k : k + len(r)] = 1
+            lens = torch.tensor([len(r) for r in rows])
+            cache = _copied(shared, b)
+            pos = (k + torch.arange(width)).unsqueeze(0).expand(b, -1)
+            hidden = decoder(
+                input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True
+            ).last_hidden_state
+            first = head(hidden[torch.arange(b), lens - 1]).float().log_softmax(-1)  # b x vocab
+            scores = [[float(first[i, ids_[0]]) for ids_ in label_ids] for i in range(b)]
+            if tail_w:
+                # every label's tokens but its last, after each context: rows (example, label)
+                cache.batch_repeat_interleave(n_lab)
+                t_ids = torch.full((b * n_lab, tail_w), enc.eos, dtype=torch.long)
+                t_mask = torch.zeros((b * n_lab, k + width + tail_w), dtype=torch.long)
+                t_mask[:, : k + width] = mask.repeat_interleave(n_lab, 0)
+                for i in range(b):
+                    for j, lab in enumerate(label_ids):
+                        r = i * n_lab + j
+                        t_ids[r, : len(lab) - 1] = torch.tensor(lab[:-1])
+                        t_mask[r, k + width : k + width + len(lab) - 1] = 1
+                t_pos = (k + lens.repeat_interleave(n_lab)).unsqueeze(1) + torch.arange(tail_w).unsqueeze(0)
+                h = decoder(
+                    input_ids=t_ids, attention_mask=t_mask, position_ids=t_pos, past_key_values=cache
+                ).last_hidden_state
+                lp = head(h).float().log_softmax(-1)  # (b * n_lab) x tail_w x vocab
+                for i in range(b):
+                    for j, lab in enumerate(label_ids):
+                        r = i * n_lab + j
+                        scores[i][j] += sum(float(lp[r, t, lab[t + 1]]) for t in range(len(lab) - 1))
+            out += scores
+    return out
+
+
+def _copied(cache: Any, rows: int) -> Any:
+    """A fresh DynamicCache holding `cache`'s keys and values repeated for `rows` rows (None: empty)."""
+    import copy
+
+    from transformers import DynamicCache
+
+    if cache is None:
+        return DynamicCache()
+    fresh = copy.deepcopy(cache)
+    fresh.batch_repeat_interleave(rows)
+    return fresh
 
 
 def _figures(exs: list[Example], labels: list[str], scores: list[list[float]]) -> Accuracy:
