@@ -101,9 +101,9 @@ def label_logprobs(
                 t_mask[:, : k + width] = mask.repeat_interleave(n_lab, 0)
                 for i in range(b):
                     for j, lab in enumerate(label_ids):
-                        r = i * n_lab + j
-                        t_ids[r, : len(lab) - 1] = torch.tensor(lab[:-1])
-                        t_mask[r, k + width : k + width + len(lab) - 1] = 1
+                        row = i * n_lab + j
+                        t_ids[row, : len(lab) - 1] = torch.tensor(lab[:-1])
+                        t_mask[row, k + width : k + width + len(lab) - 1] = 1
                 t_pos = (k + lens.repeat_interleave(n_lab)).unsqueeze(1) + torch.arange(tail_w).unsqueeze(0)
                 h = decoder(
                     input_ids=t_ids, attention_mask=t_mask, position_ids=t_pos, past_key_values=cache
@@ -111,8 +111,8 @@ def label_logprobs(
                 lp = head(h).float().log_softmax(-1)  # (b * n_lab) x tail_w x vocab
                 for i in range(b):
                     for j, lab in enumerate(label_ids):
-                        r = i * n_lab + j
-                        scores[i][j] += sum(float(lp[r, t, lab[t + 1]]) for t in range(len(lab) - 1))
+                        row = i * n_lab + j
+                        scores[i][j] += sum(float(lp[row, t, lab[t + 1]]) for t in range(len(lab) - 1))
             out += scores
     return out
 
