@@ -10,7 +10,9 @@ latency, peak RSS (VmHWM of the agent process), cold start to first result, byte
 frame ÷ raw frame bytes, where the agent's memory goes at import, and the load average beside them;
 saves a plot to benchmarks/out/pipeline.png.
 
-    .venv/bin/python benchmarks/pipeline.py [--frames-per-view 10] [--rounds 1]
+    .venv/bin/python benchmarks/pipeline.py [--frames-per-view 10] [--rounds 1] [--rss-only]
+
+`--rss-only`: only (c) and the import table, for the RSS budget (under a minute).
 """
 
 from __future__ import annotations
@@ -312,11 +314,36 @@ def plot(r: dict[str, Any], imports: list[tuple[str, float]]) -> None:
     print(f"\nplot: {OUT / 'pipeline.png'}")
 
 
+def rss_only(model: Path, video: Path, broker: LocalBroker, work: Path, load0: float) -> None:
+    """The small-board run's peak RSS and the import table, nothing else."""
+    n = int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
+    try:
+        small = agent(model, video, n, broker, work / "small", model_block={}, profile=SMALL_BOARD)
+    finally:
+        broker.stop()
+    print(f"\nload average {load0:.2f} before / {os.getloadavg()[0]:.2f} after (1 min)")
+    print(f"peak RSS, {SMALL_BOARD}        {small['rss_mb']:.1f} MB  (budget <= {RSS_BUDGET_MB:.0f})")
+    print(
+        f"  at its largest sample: {small['anon_mb']:.0f} MB private (anonymous), "
+        f"{small['file_mb']:.0f} MB file-backed (library code and data); {small['frames']} results"
+    )
+    print_imports(import_rss())
+
+
+def print_imports(imports: list[tuple[str, float]]) -> None:
+    print("\nwhere the agent's memory goes at import (MB of RSS, in import order)")
+    for m, mb in imports:
+        print(f"  {m:<28} {mb:6.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames-per-view", type=int, default=10)
     ap.add_argument(
         "--rounds", type=int, default=1, help="rounds; the median by automatic/best-bare is shown"
+    )
+    ap.add_argument(
+        "--rss-only", action="store_true", help=f"only the {SMALL_BOARD} agent run and the import table"
     )
     args = ap.parse_args()
     model = orientation_model_path()
@@ -326,6 +353,9 @@ def main() -> None:
     cores = usable_cores()
     load0 = os.getloadavg()[0]
     broker = start_local_broker()
+    if args.rss_only:
+        rss_only(model, video, broker, work, load0)
+        return
     rounds = []
     try:
         for i in range(args.rounds):
@@ -340,9 +370,7 @@ def main() -> None:
     r = rounds[len(rounds) // 2][1]  # the median round, all its figures from that one run
     table(r, cores, (load0, os.getloadavg()[0]))
     imports = import_rss()
-    print("\nwhere the agent's memory goes at import (MB of RSS, in import order)")
-    for m, mb in imports:
-        print(f"  {m:<28} {mb:6.1f}")
+    print_imports(imports)
     plot(r, imports)
 
 

@@ -39,3 +39,22 @@ def test_the_import_walk_reaches_every_module_on_disk() -> None:
     } - {"edge_agent"}
     out = subprocess.run([sys.executable, "-c", WALKED], capture_output=True, text=True, check=True)
     assert on_disk - set(out.stdout.split()) == set()
+
+
+RUN_PATH = """
+import sys
+from edge_agent.cli.main import build_parser
+build_parser(["run", "-c", "agent.yaml"])
+import edge_agent.agent, edge_agent.pipeline.vision
+print(",".join(sorted(n for n in sys.modules if n.split(".")[0] == "ruamel" or n in sys.argv[1:])))
+"""
+# Not needed to run a pipeline: the other commands' modules, and ruamel.yaml (only a remote `set`).
+NOT_ON_RUN_PATH = ("edge_agent.cli.demo_cmd", "edge_agent.cli.fleet_cmd", "edge_agent.cli.config_cmd")
+
+
+def test_edge_agent_run_imports_neither_other_commands_nor_ruamel() -> None:
+    """Each module imported is RSS for the agent's whole life (benchmarks/pipeline.py's budget)."""
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_PATH, *NOT_ON_RUN_PATH], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "", f"the run path imported: {out.stdout.strip()}"

@@ -20,15 +20,14 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.config.loader import parse_config
 from edge_agent.config.models import AgentConfig
 from edge_agent.errors import CommandError, ConfigError, ConfigIssue
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +162,9 @@ def check_allowed(patch: dict[str, Any]) -> None:
 
 
 def _round_trip() -> YAML:
+    # Imported here: ruamel.yaml (about 1 MB of RSS) serves only a `set`, not the agent's every start.
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap the operator's long lines
@@ -171,6 +173,9 @@ def _round_trip() -> YAML:
 
 def patched_text(old_text: str, patch: dict[str, Any]) -> str:
     """The config file's text with `patch` merged in, comments and layout kept; CommandError otherwise."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
     y = _round_trip()
     try:
         data = y.load(old_text)
