@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from edge_agent.doctor.probe import Facts, Root
 from edge_agent.doctor.report import Report
+from edge_agent.hardware.cpu import int8_saturates
 from edge_agent.hardware.profile import HardwareProfile
 from edge_agent.hardware.providers import CPU, unknown_options
 
@@ -93,8 +94,14 @@ def check_cpu(report: Report, prof: HardwareProfile, facts: Facts) -> None:
             "cpu",
             "no dot-product instructions (asimddp): int8 models gain less over fp32 than on newer cores",
         )
-    if facts.arch == "x86_64" and not {"avx512_vnni", "avx_vnni"} & facts.cpu_flags:
-        report.add("info", "cpu", "no VNNI (avx512_vnni/avx_vnni): int8 runs on AVX2 kernels, more slowly")
+    if int8_saturates(facts.arch, facts.cpu_flags):
+        report.add(
+            "info",
+            "cpu",
+            "no VNNI (avx512_vnni/avx_vnni): int8 runs on AVX2 kernels, more slowly, and their u8s8 sums"
+            " saturate (a bundle gated on a VNNI machine may score lower here; build it with uint8 weights"
+            " or gate it on this kind of CPU)",
+        )
 
 
 def check_cameras(report: Report, facts: Facts) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.cli.main import main
 from edge_agent.doctor import diagnose
+from edge_agent.hardware.cpu import int8_saturates
 from tests.doctor import fake_trees
 
 CPU_ONLY = ["CPUExecutionProvider"]
@@ -69,6 +70,21 @@ def test_intel_laptop_without_npu_driver(tmp_path: Path) -> None:
     assert acc[0].level == "warn"
     assert acc[0].fix is not None
     assert "intel_vpu" in acc[0].fix
+
+
+def test_x86_without_vnni_says_int8_sums_saturate(tmp_path: Path) -> None:
+    """An older Intel laptop (no VNNI): int8 is slower and its u8s8 sums clip, so doctor says a bundle
+    gated on a VNNI workstation may score lower here; with VNNI it says nothing of the kind."""
+    root = fake_trees.intel_npu_laptop(tmp_path / "old", with_npu=False)
+    cpuinfo = root / "proc/cpuinfo"
+    cpuinfo.write_text(cpuinfo.read_text().replace(" avx_vnni", ""))
+    old = [f.message for f in diagnose(root, providers=CPU_ONLY).findings if f.topic == "cpu"]
+    assert any("no VNNI" in m and "saturate" in m and "uint8 weights" in m for m in old), old
+    new = diagnose(fake_trees.intel_npu_laptop(tmp_path / "new", with_npu=False), providers=CPU_ONLY)
+    assert not [f for f in new.findings if f.topic == "cpu" and "VNNI" in f.message]
+    assert int8_saturates("x86_64", {"avx2"})
+    assert not int8_saturates("x86_64", {"avx2", "avx512_vnni"})
+    assert not int8_saturates("aarch64", {"asimd", "asimddp"})
 
 
 def test_hot_and_undervolted_pi_warns(tmp_path: Path) -> None:
