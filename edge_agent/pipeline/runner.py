@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from edge_agent.accounting.cpu import CpuAccounts
 from edge_agent.config.models import PipelineConfig
@@ -153,8 +154,9 @@ class Pipeline:
             raise
         self.source = source
         s = self.cfg.source
-        # Live sources keep only the newest frame: a one-slot queue, so nothing stale waits behind it.
-        self._queue = queue.Queue(maxsize=1 if source.live else s.queue)
+        set_here = isinstance(s, BaseModel) and "queue" in s.model_fields_set
+        depth = queue_depth(s.queue, set_here, live=source.live, profile=self.profile)
+        self._queue = queue.Queue(maxsize=depth)
         self._capture = Capture(source, self._queue, s.fps, s.retry_min_s, s.retry_max_s)
         self._ready = queue.Queue(maxsize=1)  # nothing left over from an earlier run (its end marker)
         self._order = Reorder(self._deliver)
@@ -411,3 +413,15 @@ class Pipeline:
         if self.accounts is not None:
             extra["cpu"] = self.accounts.report()
         return extra
+
+
+def queue_depth(configured: int, set_here: bool, *, live: bool, profile: HardwareProfile | None) -> int:
+    """Items the capture thread may put ahead of the prep thread. Live sources keep only the newest (a
+    one-slot queue, so nothing stale waits behind it). On a `low_memory` profile a file source keeps
+    one too unless its `queue` is set: each waiting 640x480 frame is 0.9 MB, and a file's capture
+    blocks on a full queue (nothing is dropped), so a deeper one only smooths decode."""
+    if live:
+        return 1
+    if profile is not None and profile.low_memory and not set_here:
+        return 1
+    return configured

@@ -32,5 +32,9 @@ class SourceConfig(Strict):
     retry_min_s: float = Field(default=0.5, gt=0, description="First retry delay after a failure.")
     retry_max_s: float = Field(default=30.0, gt=0, description="Longest retry delay.")
     queue: int = Field(
-        default=4, ge=1, le=1024, description="Frames buffered for files (live sources keep only the newest)."
+        default=4,
+        ge=1,
+        le=1024,
+        description="Frames buffered for files (live sources keep only the newest; a low_memory "
+        "profile keeps 1 unless this is set).",
     )
