@@ -13,6 +13,11 @@ saves a plot to benchmarks/out/pipeline.png.
     .venv/bin/python benchmarks/pipeline.py [--frames-per-view 10] [--rounds 1] [--rss-only]
 
 `--rss-only`: only (c) and the import table, for the RSS budget (under a minute).
+
+It starts as a device does after a reboot, with the shared libraries (the venv's and Python's) out of
+the page cache (benchmarks/pagecache.py): pages a fresh install has just written can sit in large
+folios that a fault maps whole (Linux 6.16+ on ext4), which adds tens of MB of file-backed RSS and
+makes the figure depend on what ran before.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 import onnxruntime as ort
+import pagecache
 import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
@@ -327,6 +333,7 @@ def rss_only(model: Path, video: Path, broker: LocalBroker, work: Path, load0: f
         f"  at its largest sample: {small['anon_mb']:.0f} MB private (anonymous), "
         f"{small['file_mb']:.0f} MB file-backed (library code and data); {small['frames']} results"
     )
+    print(f"  ({pagecache.dropped()})")
     print_imports(import_rss())
 
 
@@ -375,4 +382,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    pagecache.run_cold()
     main()
