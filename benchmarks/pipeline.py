@@ -4,7 +4,8 @@
 threads (up to the cores this process may use), and as many sessions as cores, one thread each;
 (b) the agent as a subprocess, from video decode to PUBACK, measured by a separate MQTT subscriber:
 single-thread (`intra_op_threads: 1, workers: 1`, the old default) and the automatic layout (the
-defaults), and (c) the agent on the Raspberry Pi Zero 2 W profile (`low_memory`), for its RSS budget.
+defaults), and (c) the agent on the Raspberry Pi Zero 2 W profile (`low_memory`), for its RSS budget: on
+the fp32 model as shipped, and on the signed int8 bundle the exporter builds for that board.
 Prints fps and their ratios (automatic ÷ best bare, automatic ÷ single-thread agent), p50/p95
 latency, peak RSS (VmHWM of the agent process), cold start to first result, bytes published per
 frame ÷ raw frame bytes, where the agent's memory goes at import, and the load average beside them;
@@ -132,6 +133,37 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def board_bundle(work: Path) -> tuple[Path, Path]:
+    """OriNet as a device on the small board runs it: the exporter's bundle for its profile (int8,
+    gated), signed; returns the bundle and the public key the agent is told to trust. Calibration and
+    held-out images are scikit-image photos at four rotations (as tests/arm64 build an rpi5 bundle)."""
+    from skimage import data
+
+    from edge_agent.bundle.sign import write_keypair
+    from exporters.pipeline import ExportOptions, export_model
+
+    photos = {"calib": ["astronaut", "coffee", "chelsea", "rocket"], "holdout": ["page", "camera", "moon"]}
+    turns = [None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE]
+    for folder, names in photos.items():
+        (work / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            img = getattr(data, name)()
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR if img.ndim == 2 else cv2.COLOR_RGB2BGR)
+            for k, turn in enumerate(turns):
+                cv2.imwrite(
+                    str(work / folder / f"{name}_{90 * k}.png"),
+                    img if turn is None else cv2.rotate(img, turn),
+                )
+    key, pub = write_keypair(work / "release")
+    out = work / f"orinet-{SMALL_BOARD}"
+    opts = ExportOptions(
+        source=str(orientation_model_path()), out=out, target=SMALL_BOARD, calib=work / "calib",
+        holdout=work / "holdout", key=key, measure=False, progress=False,
+    )  # fmt: skip
+    export_model(opts)
+    return out, pub
+
+
 def agent(
     model: Path,
     video: Path,
@@ -155,8 +187,11 @@ def agent(
             "orient": {
                 "source": {"kind": "video", "path": str(video)},
                 "model": {"path": str(model), **model_block},
-                "preprocess": PRE,
-                "postprocess": {"kind": "classification", "top_k": 1},
+                **(
+                    {}
+                    if model.is_dir()
+                    else {"preprocess": PRE, "postprocess": {"kind": "classification", "top_k": 1}}
+                ),
             }
         },
     }
@@ -255,8 +290,17 @@ def one_round(model: Path, video: Path, broker: LocalBroker, work: Path, cores: 
     )
     auto = agent(model, video, n, broker, work / "auto", model_block={})
     small = agent(model, video, n, broker, work / "small", model_block={}, profile=SMALL_BOARD)
+    signed = small_board_bundle_run(video, n, broker, work)
     best = max(bares, key=lambda k: bares[k]["fps"])
-    return {"bares": bares, "best": best, "single": single, "auto": auto, "small": small}
+    return {"bares": bares, "best": best, "single": single, "auto": auto, "small": small, "signed": signed}
+
+
+def small_board_bundle_run(video: Path, n: int, broker: LocalBroker, work: Path) -> dict[str, Any]:
+    """The agent on the small board's profile with the bundle the exporter builds for it, signed and
+    checked against a trusted key: what such a device runs."""
+    bundle, pub = board_bundle(work / "board-bundle")
+    block = {"trusted_keys": [str(pub)]}
+    return agent(bundle, video, n, broker, work / "signed", model_block=block, profile=SMALL_BOARD)
 
 
 def _row(name: str, v: dict[str, Any], rss: str = "", layout: str = "") -> str:
@@ -264,7 +308,9 @@ def _row(name: str, v: dict[str, Any], rss: str = "", layout: str = "") -> str:
 
 
 def table(r: dict[str, Any], cores: int, load: tuple[float, float]) -> None:
-    bares, best, single, auto, small = r["bares"], r["best"], r["single"], r["auto"], r["small"]
+    bares, best, single, auto, small, signed = (
+        r[k] for k in ("bares", "best", "single", "auto", "small", "signed")
+    )
     b = bares[best]
     print(
         f"\nOriNet orientation classifier, CPU EP, {cores} usable cores, load average {load[0]:.2f} "
@@ -278,6 +324,7 @@ def table(r: dict[str, Any], cores: int, load: tuple[float, float]) -> None:
         ("agent, single thread", single),
         ("agent, automatic layout", auto),
         (f"agent, {SMALL_BOARD}", small),
+        (f"agent, {SMALL_BOARD}, its signed int8 bundle", signed),
     )
     for k, v in runs:
         print(_row(k, v, f"{v['rss_mb']:.0f}", v["layout"]))
@@ -287,12 +334,8 @@ def table(r: dict[str, Any], cores: int, load: tuple[float, float]) -> None:
     print(f"automatic agent / best bare      {auto['fps'] / b['fps']:.3f}  (target >= 0.9)")
     print(f"automatic agent / single agent   {auto['fps'] / single['fps']:.3f}  (target > 1.6, model-bound)")
     print(f"single agent / bare 1 x 1        {single['fps'] / first['fps']:.3f}  (the old ratio, >= 0.95)")
-    print(f"results in frame order           {all(x['in_order'] for x in (single, auto, small))}")
-    print(f"peak RSS, {SMALL_BOARD}        {small['rss_mb']:.0f} MB  (budget <= {RSS_BUDGET_MB:.0f})")
-    print(
-        f"  at its largest sample: {small['anon_mb']:.0f} MB private (anonymous), "
-        f"{small['file_mb']:.0f} MB file-backed (library code and data)"
-    )
+    print(f"results in frame order           {all(x['in_order'] for x in (single, auto, small, signed))}")
+    print_small(small, signed)
     print(f"cold start to first result       {auto['cold_start_s']:.2f} s (automatic layout)")
     per = auto["bytes_per_result"]
     print(f"bytes per frame / raw frame      {per:.0f} / {raw} = 1/{raw / per:.0f}")
@@ -314,27 +357,34 @@ def plot(r: dict[str, Any], imports: list[tuple[str, float]]) -> None:
     ax2.barh([m for m, _ in imports], [mb for _, mb in imports], color="#c84")
     ax2.axvline(0)
     ax2.set_xlabel("MB of RSS added at import")
-    ax2.set_title(f"{SMALL_BOARD}: peak RSS {r['small']['rss_mb']:.0f} MB (budget {RSS_BUDGET_MB:.0f})")
+    peaks = f"{r['small']['rss_mb']:.0f} / {r['signed']['rss_mb']:.0f} MB signed"
+    ax2.set_title(f"{SMALL_BOARD}: peak RSS {peaks} (budget {RSS_BUDGET_MB:.0f})")
     fig.tight_layout()
     fig.savefig(OUT / "pipeline.png", dpi=100)
     print(f"\nplot: {OUT / 'pipeline.png'}")
 
 
 def rss_only(model: Path, video: Path, broker: LocalBroker, work: Path, load0: float) -> None:
-    """The small-board run's peak RSS and the import table, nothing else."""
+    """The small-board runs' peak RSS and the import table, nothing else."""
     n = int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
     try:
         small = agent(model, video, n, broker, work / "small", model_block={}, profile=SMALL_BOARD)
+        signed = small_board_bundle_run(video, n, broker, work)
     finally:
         broker.stop()
     print(f"\nload average {load0:.2f} before / {os.getloadavg()[0]:.2f} after (1 min)")
-    print(f"peak RSS, {SMALL_BOARD}        {small['rss_mb']:.1f} MB  (budget <= {RSS_BUDGET_MB:.0f})")
-    print(
-        f"  at its largest sample: {small['anon_mb']:.0f} MB private (anonymous), "
-        f"{small['file_mb']:.0f} MB file-backed (library code and data); {small['frames']} results"
-    )
-    print(f"  ({pagecache.dropped()})")
+    print_small(small, signed)
     print_imports(import_rss())
+
+
+def print_small(small: dict[str, Any], signed: dict[str, Any]) -> None:
+    for what, v in (("the fp32 .onnx, no key", small), ("its signed int8 bundle", signed)):
+        print(f"peak RSS, {SMALL_BOARD}, {what:<24} {v['rss_mb']:.1f} MB  (budget <= {RSS_BUDGET_MB:.0f})")
+        print(
+            f"  at its largest sample: {v['anon_mb']:.0f} MB private (anonymous), "
+            f"{v['file_mb']:.0f} MB file-backed (library code and data); {v['frames']} results"
+        )
+    print(f"  ({pagecache.dropped()})")
 
 
 def print_imports(imports: list[tuple[str, float]]) -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
@@ -20,8 +20,8 @@ from edge_agent.bundle.archive import SUFFIX, unpack
 from edge_agent.bundle.verify import Bundle, load_public_key, sha256_file, verify_bundle
 from edge_agent.errors import BundleError
 
-if TYPE_CHECKING:  # a type only: cryptography loads where a key is read (edge_agent.bundle.verify)
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+if TYPE_CHECKING:
+    from edge_agent.bundle.keys import Ed25519Key
 
 log = logging.getLogger(__name__)
 CACHE = "packed"
@@ -70,7 +70,7 @@ def _discard(path: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def unpack_verified(archive: Path, state_dir: Path, trusted_keys: list[Ed25519PublicKey] | None) -> Bundle:
+def unpack_verified(archive: Path, state_dir: Path, trusted_keys: Sequence[Ed25519Key] | None) -> Bundle:
     """The verified unpacked copy of `archive` under the state directory; BundleError saying why not."""
     try:
         digest = sha256_file(archive)
@@ -144,7 +144,7 @@ def with_unpacked_bundle(state_dir: Path, name: str, pcfg: P) -> P:
     return pcfg.model_copy(update={"model": pcfg.model.model_copy(update={"path": bundle.root})})
 
 
-def why_not_unpacked(archive: Path, trusted_keys: list[Ed25519PublicKey] | None) -> str:
+def why_not_unpacked(archive: Path, trusted_keys: Sequence[Ed25519Key] | None) -> str:
     """Why `archive` reached a model loader still packed: its refusal reason, found again in a
     throwaway directory, or (when it verifies) where packed bundles are accepted."""
     with tempfile.TemporaryDirectory(prefix="edge-packed-") as tmp:

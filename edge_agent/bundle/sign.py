@@ -14,8 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from edge_agent.bundle.keys import key_id
 from edge_agent.bundle.manifest import MANIFEST, SIGNATURE
-from edge_agent.bundle.verify import key_id
 from edge_agent.errors import BundleError
 
 

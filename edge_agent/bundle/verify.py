@@ -13,17 +13,16 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
+from edge_agent.bundle.keys import Ed25519Key, PublicKey, key_id, parse_public_key, signature_ok
 from edge_agent.bundle.manifest import MANIFEST, SIGNATURE, Manifest
 from edge_agent.errors import BundleError
-
-if TYPE_CHECKING:  # cryptography costs ~7 MB of RSS: imported only where a key is read or checked
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is a few KB; 1,000 listed files fit in ~200 KB
 MAX_JSON_DEPTH = 32  # a real manifest nests 5 levels deep
@@ -53,31 +52,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def key_id(public: Ed25519PublicKey) -> str:
-    from cryptography.hazmat.primitives import serialization
-
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def load_public_key(path: Path) -> Ed25519PublicKey:
+def load_public_key(path: Path) -> PublicKey:
     """A PEM public key, or 64 hex characters of a raw ed25519 key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BundleError(f"cannot read trusted key {path}: {exc.strerror}") from exc
-    text = data.strip()
     try:
-        if text.startswith(b"-----BEGIN"):
-            key = serialization.load_pem_public_key(text)
-            if not isinstance(key, Ed25519PublicKey):
-                raise BundleError(f"{path}: not an ed25519 public key")
-            return key
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text.decode("ascii")))
-    except (ValueError, UnicodeDecodeError) as exc:
+        return parse_public_key(data)
+    except ValueError as exc:
         raise BundleError(f"{path}: expected a PEM or hex ed25519 public key ({exc})") from exc
 
 
@@ -209,22 +192,17 @@ def _sha256_nofollow(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_signature(root: Path, raw: bytes, trusted_keys: list[Ed25519PublicKey]) -> str:
-    from cryptography.exceptions import InvalidSignature
-
+def _check_signature(root: Path, raw: bytes, trusted_keys: Sequence[Ed25519Key]) -> str:
     sig = _read_small(root, SIGNATURE, MAX_SIGNATURE_BYTES)
     if sig is None:
         raise BundleError(f"{root}: unsigned bundle, but trusted keys are configured")
     for key in trusted_keys:
-        try:
-            key.verify(sig, raw)
-        except InvalidSignature:
-            continue
-        return key_id(key)
+        if signature_ok(key, sig, raw):
+            return key_id(key)
     raise BundleError(f"{root}: signature does not verify with any trusted key (tampered or wrong key)")
 
 
-def verify_bundle(root: Path, trusted_keys: list[Ed25519PublicKey] | None = None) -> Bundle:
+def verify_bundle(root: Path, trusted_keys: Sequence[Ed25519Key] | None = None) -> Bundle:
     """Verify and return the bundle at `root`, or raise BundleError saying what failed.
 
     With `trusted_keys`, the manifest must carry a signature by one of them. Without, checksums are

@@ -151,15 +151,17 @@ if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Li
     sys.exit(77)
 import numpy as np, onnxruntime as ort, cv2, paho.mqtt.client
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from edge_agent.bundle.keys import PublicKey, signature_ok
 s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
 s.run(None, {"x": np.zeros((1, 3, 32, 32), np.float32)})
-Ed25519PrivateKey.generate().sign(b"x")
+k = Ed25519PrivateKey.generate()
+assert signature_ok(PublicKey(k.public_key().public_bytes_raw()), k.sign(b"x"), b"x")  # PyNaCl (cffi)
 cv2.resize(np.zeros((8, 8, 3), np.uint8), (4, 4))
 """
 
 
 def test_cpu_stack_runs_under_memory_deny_write_execute(tiny_model: Path) -> None:
-    """The unit's MemoryDenyWriteExecute=yes holds for the CPU EP, OpenCV, paho and cryptography.
+    """The unit's MemoryDenyWriteExecute=yes holds for the CPU EP, OpenCV, paho, PyNaCl and cryptography.
 
     The kernel's PR_SET_MDWE applies the same rule as systemd's seccomp filter (no W+X mappings, no
     mprotect that adds exec), so this runs the real stack under it.

@@ -13,14 +13,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from edge_agent.bundle.verify import key_id
+from edge_agent.bundle.keys import Ed25519Key, key_id, signature_ok
 from edge_agent.errors import CommandError
 
-if TYPE_CHECKING:  # cryptography (~7 MB of RSS) loads only when a signed command is checked
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:  # cryptography (~7 MB of RSS) is the operator's, for signing: never loaded on the device
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def signed_bytes(device: str, verb: str, body: dict[str, Any]) -> bytes:
@@ -47,7 +47,7 @@ class CommandVerifier:
 
     def __init__(
         self,
-        trusted: list[Ed25519PublicKey],
+        trusted: Sequence[Ed25519Key],
         *,
         required: bool = True,
         max_skew_s: float = 120.0,
@@ -80,15 +80,10 @@ class CommandVerifier:
             raise CommandError("unauthorised", "sig is not base64") from None
         keys = [self.keys[kid]] if isinstance(kid, str) and kid in self.keys else list(self.keys.values())
         message = signed_bytes(device, verb, body)
-        from cryptography.exceptions import InvalidSignature
-
         for key in keys:
-            try:
-                key.verify(raw, message)
-            except InvalidSignature:
-                continue
-            self._remember(nonce, now)
-            return key_id(key)
+            if signature_ok(key, raw, message):
+                self._remember(nonce, now)
+                return key_id(key)
         raise CommandError("unauthorised", "signature does not verify with any trusted key")
 
     def _remember(self, nonce: str, now: float) -> None:
