@@ -47,7 +47,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge_agent.bundle.preprocess import Preprocessor
 from edge_agent.bundle.settings import PreprocessConfig
 from edge_agent.demo.broker import LocalBroker, start_local_broker
-from edge_agent.demo.video import SIZE, make_demo_video, orientation_model_path
+from edge_agent.demo.video import ROTATIONS, SIZE, make_demo_video, orientation_model_path
 from edge_agent.pipeline.layout import usable_cores
 
 OUT = Path(__file__).parent / "out"
@@ -143,13 +143,12 @@ def board_bundle(work: Path) -> tuple[Path, Path]:
     from exporters.pipeline import ExportOptions, export_model
 
     photos = {"calib": ["astronaut", "coffee", "chelsea", "rocket"], "holdout": ["page", "camera", "moon"]}
-    turns = [None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE]
     for folder, names in photos.items():
         (work / folder).mkdir(parents=True, exist_ok=True)
         for name in names:
             img = getattr(data, name)()
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR if img.ndim == 2 else cv2.COLOR_RGB2BGR)
-            for k, turn in enumerate(turns):
+            for k, turn in enumerate(ROTATIONS):
                 cv2.imwrite(
                     str(work / folder / f"{name}_{90 * k}.png"),
                     img if turn is None else cv2.rotate(img, turn),
@@ -279,7 +278,9 @@ def import_rss() -> list[tuple[str, float]]:
     ]
 
 
-def one_round(model: Path, video: Path, broker: LocalBroker, work: Path, cores: int) -> dict[str, Any]:
+def one_round(
+    model: Path, video: Path, broker: LocalBroker, work: Path, cores: int, *, board: tuple[Path, Path]
+) -> dict[str, Any]:
     name, tensors = load_tensors(model, video)
     bares = {f"bare, 1 session x {t} intra-op": bare(model, name, tensors, t, 1) for t in range(1, cores + 1)}
     if cores > 1:
@@ -290,15 +291,17 @@ def one_round(model: Path, video: Path, broker: LocalBroker, work: Path, cores: 
     )
     auto = agent(model, video, n, broker, work / "auto", model_block={})
     small = agent(model, video, n, broker, work / "small", model_block={}, profile=SMALL_BOARD)
-    signed = small_board_bundle_run(video, n, broker, work)
+    signed = small_board_bundle_run(board, video, n, broker, work)
     best = max(bares, key=lambda k: bares[k]["fps"])
     return {"bares": bares, "best": best, "single": single, "auto": auto, "small": small, "signed": signed}
 
 
-def small_board_bundle_run(video: Path, n: int, broker: LocalBroker, work: Path) -> dict[str, Any]:
-    """The agent on the small board's profile with the bundle the exporter builds for it, signed and
-    checked against a trusted key: what such a device runs."""
-    bundle, pub = board_bundle(work / "board-bundle")
+def small_board_bundle_run(
+    board: tuple[Path, Path], video: Path, n: int, broker: LocalBroker, work: Path
+) -> dict[str, Any]:
+    """The agent on the small board's profile with the bundle the exporter builds for it (`board`:
+    the bundle and its public key), signed and checked against a trusted key: what such a device runs."""
+    bundle, pub = board
     block = {"trusted_keys": [str(pub)]}
     return agent(bundle, video, n, broker, work / "signed", model_block=block, profile=SMALL_BOARD)
 
@@ -364,12 +367,14 @@ def plot(r: dict[str, Any], imports: list[tuple[str, float]]) -> None:
     print(f"\nplot: {OUT / 'pipeline.png'}")
 
 
-def rss_only(model: Path, video: Path, broker: LocalBroker, work: Path, load0: float) -> None:
+def rss_only(
+    model: Path, video: Path, broker: LocalBroker, work: Path, load0: float, *, board: tuple[Path, Path]
+) -> None:
     """The small-board runs' peak RSS and the import table, nothing else."""
     n = int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
     try:
         small = agent(model, video, n, broker, work / "small", model_block={}, profile=SMALL_BOARD)
-        signed = small_board_bundle_run(video, n, broker, work)
+        signed = small_board_bundle_run(board, video, n, broker, work)
     finally:
         broker.stop()
     print(f"\nload average {load0:.2f} before / {os.getloadavg()[0]:.2f} after (1 min)")
@@ -407,16 +412,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     video = work / "bench.avi"
     make_demo_video(video, frames_per_view=args.frames_per_view)
+    board = board_bundle(work / "board-bundle")  # built once, run in every round
     cores = usable_cores()
     load0 = os.getloadavg()[0]
     broker = start_local_broker()
     if args.rss_only:
-        rss_only(model, video, broker, work, load0)
+        rss_only(model, video, broker, work, load0, board=board)
         return
     rounds = []
     try:
         for i in range(args.rounds):
-            r = one_round(model, video, broker, work / f"r{i}", cores)
+            r = one_round(model, video, broker, work / f"r{i}", cores, board=board)
             ratio = r["auto"]["fps"] / r["bares"][r["best"]]["fps"]
             rounds.append((ratio, r))
             best = r["bares"][r["best"]]["fps"]
