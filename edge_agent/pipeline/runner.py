@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # On stop, how long a run in flight may finish on its own (its result kept) before it is cancelled.
 STOP_GRACE_S = 0.5
+# What a prepared frame carries instead of its pixels once its model input is made (read-only, shared).
+NO_PIXELS: np.ndarray[Any, Any] = np.zeros((0, 0, 3), dtype=np.uint8)
+NO_PIXELS.flags.writeable = False
 
 
 @dataclass(slots=True)
@@ -108,6 +111,8 @@ class Pipeline:
         self.beats: dict[str, float] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=cfg.source.queue)
         self._ready: queue.Queue[object] = queue.Queue(maxsize=1)
+        # On a low_memory profile: one input prepared ahead of the workers, taken before a frame is.
+        self._slots: threading.Semaphore | None = None
         self._capture: Capture | None = None
         self._prep: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
@@ -159,6 +164,8 @@ class Pipeline:
         self._queue = queue.Queue(maxsize=depth)
         self._capture = Capture(source, self._queue, s.fps, s.retry_min_s, s.retry_max_s)
         self._ready = queue.Queue(maxsize=1)  # nothing left over from an earlier run (its end marker)
+        low_memory = bool(self.profile and self.profile.low_memory)
+        self._slots = threading.Semaphore(1) if low_memory else None
         self._order = Reorder(self._deliver)
         self._prep = threading.Thread(target=self._prepare, name=f"prep-{self.name}", daemon=True)
         workers = self.layout.workers if self.layout else 1
@@ -247,12 +254,31 @@ class Pipeline:
                 if self._stop.is_set() and (item is not END or self._live_workers == 0):
                     return False
 
+    def _take_slot(self) -> bool:
+        """Wait for the workers' slot to be free (True), or for the stop (False)."""
+        assert self._slots is not None
+        while not self._slots.acquire(timeout=0.2):
+            self.beats[threading.current_thread().name] = time.monotonic()
+            if self._stop.is_set():
+                return False
+        return True
+
     def _prepare(self) -> None:
+        """Gate and preprocess each frame on its own thread while the workers run the model. The
+        prepared item keeps the frame's pixels only where `publish.include_frame` needs them: the
+        model input is all a worker reads. On a `low_memory` profile a frame is taken only once the
+        workers' slot is free, so one prepared input waits, not two (docs/pipelines.md, "Memory")."""
         assert self.stages is not None
         pre = self.stages.preprocess
         gate = self.gating.gate if self.gating is not None else None
+        keep_pixels = self.cfg.publish.include_frame
         seq = 0
+        holding = False  # a slot taken for the next item to hand over
         while True:
+            if self._slots is not None and not holding:
+                if not self._take_slot():
+                    break
+                holding = True
             item = self._get(self._queue)
             if item is END:
                 break
@@ -274,9 +300,12 @@ class Pipeline:
             except Exception as exc:  # one bad frame must not kill the pipeline; it is counted and logged
                 self._failed(item, exc)
                 continue
+            if not keep_pixels:
+                item.data = NO_PIXELS  # a 640x480 frame is 0.9 MB, held until its result is out
             # Numbered only once handed over: a frame dropped on stop is never waited for.
             if self._hand_over(_Prepared(item, tensor, lb, time.perf_counter() - t0, seq)):
                 seq += 1
+                holding = False  # the worker that takes it gives the slot back
         self._hand_over(END)
         self.beats.pop(threading.current_thread().name, None)
 
@@ -293,6 +322,8 @@ class Pipeline:
                     self._ready.put_nowait(END)
                 break
             assert isinstance(item, _Prepared)
+            if self._slots is not None:
+                self._slots.release()  # the prep thread may make the next input now
             ran: _Ran | None = None
             try:
                 ran = self._run(item, input_name)

@@ -11,9 +11,9 @@
 #                                             the console (the job's output) goes to LOG
 # Environment: EDGE_VM_MEM_MB (default 512), EDGE_VM_CPUS (4), EDGE_VM_CPU (cortex-a53): the
 # Raspberry Pi Zero 2 W's RAM, cores and core; EDGE_VM_TIMEOUT_S (default 3600).
-# The cache is ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/vm-<key>/ (kernel, initrd, root.img), the
-# key a hash of the agent root's key and of how the image is made from it; the root image is never
-# written (mounted read-only, and -snapshot).
+# The cache is ${XDG_CACHE_HOME:-~/.cache}/edge-agent/arm64/: kernel-<key>/ (vmlinuz, initrd.img; the
+# key: the base root and how the kernel is installed) and vm-<key>/root.img (the key: the agent root's
+# and how the image is made from it). The root image is never written (mounted read-only, -snapshot).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -49,9 +49,35 @@ sync
 echo o > /proc/sysrq-trigger
 sleep 30'
 
+# Debian's arm64 kernel and its initrd (which loads virtio and ext4), from the base root: cached apart
+# from the agent, which changes with every commit, while the kernel changes with Debian's updates.
+build_kernel() {
+    exec 6>"$cache/kernel.lock"
+    flock 6
+    [ ! -s "$kernel/initrd.img" ] || return 0
+    local work
+    work="$(mktemp -d /var/tmp/edge-arm64-kernel.XXXXXX)"
+    trap 'rm -rf "$work"' RETURN
+    mkdir -p "$work/root" "$work/kernel"
+    tar -C "$work/root" -xf "$("$here/rootfs.sh")"
+    log "installing Debian's arm64 kernel in a copy of the base root (minutes under emulation)"
+    if ! nice -n 10 "$here/in-root.sh" "$work/root" -- /bin/sh -ec "
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-image-arm64" \
+            > "$cache/kernel-build.log" 2>&1; then
+        tail -n 30 "$cache/kernel-build.log" >&2
+        log "installing the kernel failed (full log: $cache/kernel-build.log)"
+        exit 1
+    fi
+    cp "$(ls "$work"/root/boot/vmlinuz-* | sort -V | tail -n1)" "$work/kernel/vmlinuz"
+    cp "$(ls "$work"/root/boot/initrd.img-* | sort -V | tail -n1)" "$work/kernel/initrd.img"
+    rm -rf "$kernel"
+    mv "$work/kernel" "$kernel"
+    find "$cache" -maxdepth 1 -name 'kernel-*' -type d ! -name "$(basename "$kernel")" -exec rm -rf {} +
+}
+
+# The disk: the agent root (agent-root.sh) with Mosquitto, the guest's own broker, and PID 1.
 build_image() {
-    ensure_qemu
-    mkdir -p "$cache"
     exec 7>"$cache/vm.lock"
     flock 7
     [ ! -s "$vm/root.img" ] || return 0
@@ -59,24 +85,20 @@ build_image() {
     work="$(mktemp -d /var/tmp/edge-arm64-vm.XXXXXX)"
     trap 'rm -rf "$work"' RETURN
     root="$("$here/agent-root.sh" "$work/root")"
-    log "adding Debian's arm64 kernel and Mosquitto to the agent root (minutes under emulation)"
+    log "adding Mosquitto to the agent root (a minute or two under emulation)"
     if ! nice -n 10 "$here/in-root.sh" "$root" -- /bin/sh -ec "
             apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                $packages
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto
             apt-get clean; rm -rf /var/lib/apt/lists/*" > "$cache/vm-build.log" 2>&1; then
         tail -n 30 "$cache/vm-build.log" >&2
-        log "installing the kernel failed (full log: $cache/vm-build.log)"
+        log "installing Mosquitto failed (full log: $cache/vm-build.log)"
         exit 1
     fi
     printf '%s\n' "$INIT" > "$root/usr/local/sbin/edge-vm-init"
-    mkdir -p "$root/srv/bench"  # the job's mount point (the root is mounted read-only)
     chmod 755 "$root/usr/local/sbin/edge-vm-init"
-    mkdir -p "$work/vm"
-    cp "$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n1)" "$work/vm/vmlinuz"
-    cp "$(ls "$root"/boot/initrd.img-* | sort -V | tail -n1)" "$work/vm/initrd.img"
-    # The disk: the root tree and some slack for ext4's own metadata (sparse on the host; the guest
-    # writes only to its tmpfs /tmp).
+    mkdir -p "$root/srv/bench" "$work/vm"  # the job's mount point (the root is mounted read-only)
+    # The root tree and some slack for ext4's own metadata (sparse on the host; the guest writes
+    # only to its tmpfs /tmp).
     local mb
     mb=$(( $(du -sm "$root" | cut -f1) + 128 ))
     mkfs.ext4 -q -L edge-root -d "$root" "$work/vm/root.img" "${mb}M"
@@ -86,16 +108,17 @@ build_image() {
     log "cached $vm ($(du -sh "$vm" | cut -f1) on disk)"
 }
 
-# What the guest gets beside the agent root: Debian's arm64 kernel (its initrd loads virtio and ext4)
-# and a broker of its own.
-packages="linux-image-arm64 mosquitto"
+ensure_qemu
 cache="$(dirname "$("$here/rootfs.sh" --path)")"
-# The key: the agent root's, and what makes the image from it (the packages, PID 1, the build steps).
-key="$( { "$here/agent-root.sh" --key; echo "$packages"; echo "$INIT"; declare -f build_image; } \
+mkdir -p "$cache"
+# Each key: what it is made from, and how (the function's own text).
+kernel="$cache/kernel-$( { basename "$("$here/rootfs.sh" --path)"; declare -f build_kernel; } \
     | sha256sum | cut -c1-16)"
+key="$( { "$here/agent-root.sh" --key; echo "$INIT"; declare -f build_image; } | sha256sum | cut -c1-16)"
 vm="$cache/vm-$key"
+build_kernel
 build_image
-if [ "$mode" = --image ]; then echo "$vm"; exit 0; fi
+if [ "$mode" = --image ]; then echo "$vm"; exit 0; fi  # (with the kernel in $kernel)
 
 job="$(cd "$2" && pwd)" out="$3"
 [ -f "$job/run.sh" ] || { log "$job has no run.sh"; exit 2; }
@@ -106,7 +129,7 @@ log "booting: ${EDGE_VM_CPUS:-4} x ${EDGE_VM_CPU:-cortex-a53}, ${EDGE_VM_MEM_MB:
 timeout "${EDGE_VM_TIMEOUT_S:-3600}" qemu-system-aarch64 \
     -M virt -cpu "${EDGE_VM_CPU:-cortex-a53}" -smp "${EDGE_VM_CPUS:-4}" -m "${EDGE_VM_MEM_MB:-512}" \
     -accel tcg,thread=multi -nographic -no-reboot -nic none -snapshot \
-    -kernel "$vm/vmlinuz" -initrd "$vm/initrd.img" \
+    -kernel "$kernel/vmlinuz" -initrd "$kernel/initrd.img" \
     -append "root=/dev/vda ro init=/usr/local/sbin/edge-vm-init console=ttyAMA0 panic=-1 quiet" \
     -drive "file=$vm/root.img,format=raw,if=virtio" \
     -drive "file=$work/job.img,format=raw,if=virtio,readonly=on" \

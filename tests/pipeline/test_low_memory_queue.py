@@ -72,3 +72,65 @@ def test_queue_depth_rules() -> None:
     assert queue_depth(6, True, live=False, profile=small) == 6
     assert queue_depth(4, False, live=False, profile=usual) == 4
     assert queue_depth(4, False, live=False, profile=None) == 4
+
+
+class _Watched:
+    """Fault injection: the first run waits until an input is prepared ahead of it (the workers' slot
+    full); every preprocess call records how many prepared inputs were then waiting, and every run
+    the size of the pixels its frame still carries."""
+
+    def __init__(self, pipe: Pipeline) -> None:
+        assert pipe.stages is not None
+        self.pipe, self.waiting, self.pixels = pipe, [], []
+        self.pre, self.run_one = pipe.stages.preprocess, pipe._run
+        pipe.stages.preprocess = self.preprocess
+        pipe._run = self.run  # type: ignore[method-assign]
+
+    def preprocess(self, data: Any) -> Any:
+        self.waiting.append(self.pipe._ready.qsize())
+        return self.pre(data)
+
+    def run(self, prep: Any, input_name: str) -> Any:
+        if not self.pixels:
+            deadline = time.monotonic() + 60  # a bound only
+            while not self.pipe._ready.full() and time.monotonic() < deadline:
+                time.sleep(0.005)
+        self.pixels.append(prep.frame.data.size)
+        return self.run_one(prep, input_name)
+
+
+def _watch(orinet: Path, video: Path, profile: HardwareProfile, **publish: Any) -> tuple[_Watched, list[int]]:
+    cfg = PipelineConfig.model_validate(
+        {
+            "source": {"kind": "video", "path": str(video)},
+            "model": {"path": str(orinet), "workers": 1, "intra_op_threads": 1},
+            "preprocess": PRE,
+            "postprocess": {"kind": "classification", "top_k": 1},
+            "publish": publish,
+        }
+    )
+    out: list[Outbound] = []
+    pipe = Pipeline("orient", cfg, out.append, profile=profile)
+    pipe.load()
+    watched = _Watched(pipe)
+    pipe.start()
+    assert pipe.finished.wait(120)
+    pipe.stop()
+    return watched, [o.body["frame"] for o in out if o.kind == "results"]
+
+
+def test_a_low_memory_profile_prepares_one_input_ahead_and_no_frame_keeps_its_pixels(
+    orinet_path: Path, demo_video: tuple[Path, list[str]]
+) -> None:
+    video, truth = demo_video
+    small, w = _watch(orinet_path, video, load_profile("rpi-zero-2w"))
+    assert small.pixels == [0] * len(truth)  # the model input is all a worker gets
+    assert max(small.waiting) == 0  # a frame is taken only once the slot is free: one input ahead
+    assert w == list(range(len(truth)))  # every frame, in order
+    usual, w = _watch(orinet_path, video, load_profile("generic-x86"))
+    assert max(usual.waiting) == 1  # elsewhere the prep thread works one further ahead
+    assert usual.pixels == [0] * len(truth)
+    assert w == list(range(len(truth)))
+    kept, w = _watch(orinet_path, video, load_profile("rpi-zero-2w"), include_frame=True)
+    assert set(kept.pixels) == {640 * 480 * 3}  # `snapshot` needs the last frame's pixels: kept
+    assert w == list(range(len(truth)))
