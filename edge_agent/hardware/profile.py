@@ -149,8 +149,8 @@ class HardwareProfile(_Strict):
     )
     low_memory: bool = Field(
         default=False,
-        description="A board with little RAM: ONNX Runtime sessions optimised up to `extended` on x86, without "
-        "memory pattern or CPU arena, and large buffers unmapped when freed (fewer MB, slower runs).",
+        description="A board with little RAM: ONNX Runtime sessions optimised up to `extended` on x86, "
+        "without memory pattern or CPU arena, and large buffers unmapped when freed (fewer MB, slower runs).",
     )
     intra_op_threads: int = Field(
         default=1, ge=0, description="Not read by the agent (inference_threads is); older profiles load."
