@@ -34,7 +34,8 @@ mapfile -t sources < <(cd "$repo" && git ls-files -co --exclude-standard -- pypr
     README.md deploy edge_agent exporters hardware systemd docs/deploy.md | LC_ALL=C sort)
 # The key leaves out the two documents the package carries as text only (README.md is the wheel's
 # long description, docs/deploy.md goes to /usr/share/doc): editing them does not rebuild the root.
-key="$( { basename "$base"; sha256sum "$here/agent-root.sh" "$here/in-root.sh";
+# Relative paths only, so that every clone of the same sources shares one cached root.
+key="$( { basename "$base"; (cd "$here" && sha256sum agent-root.sh in-root.sh);
           (cd "$repo" && printf '%s\n' "${sources[@]}" | grep -vx -e README.md -e docs/deploy.md \
               | xargs -d '\n' sha256sum); } | sha256sum | cut -c1-16)"
 tarball="$cache/agent-$key.tar"
