@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.bundle.graph import SESSION_CONFIG
 from exporters.errors import ExportError, UsageError
 from exporters.sources import Feed
 
@@ -63,8 +64,11 @@ exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 QEMU_CPU="$cpu" \
 """
 
 # Runs on the root's Python: the exporter's metrics.session options (CPU EP, 2 intra-op threads as
-# metrics.run uses), every feed in order, outputs by name; prints what machine and runtime it was.
-_RUN = """
+# metrics.run uses, the graph as written: edge_agent.bundle.graph), every feed in order, outputs by
+# name; prints what machine and runtime it was.
+_RUN = (
+    f"SESSION_CONFIG = {SESSION_CONFIG!r}\n"
+    + """
 import ctypes, json, platform, sys
 import numpy as np, onnxruntime as ort
 model, feeds_path, out_path, threads = sys.argv[1:5]
@@ -72,6 +76,8 @@ so = ort.SessionOptions()
 so.intra_op_num_threads = int(threads)
 so.inter_op_num_threads = 1
 so.log_severity_level = 3
+for key, value in SESSION_CONFIG.items():
+    so.add_session_config_entry(key, value)
 sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 names = [o.name for o in sess.get_outputs()]
 wanted = {i.name for i in sess.get_inputs()}
@@ -90,6 +96,7 @@ hwcap.restype = ctypes.c_ulong
 json.dump({"machine": platform.machine(), "onnxruntime": ort.__version__, "numpy": np.__version__,
            "hwcap": hex(hwcap(16)), "providers": sess.get_providers()}, sys.stdout)
 """
+)
 
 
 def check_root(root: Path, python: str = ROOT_PYTHON) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.bundle.graph import as_written
 from exporters.errors import ExportError
 from exporters.sources import Feed
 
@@ -36,6 +37,7 @@ def _placement(model: Path, feed: Feed, providers: list[str]) -> dict[str, int]:
     so.enable_profiling = True
     so.profile_file_prefix = str(model.with_suffix("")) + "_profile"
     so.log_severity_level = 3
+    as_written(so)
     sess = ort.InferenceSession(str(model), so, providers=providers)
     sess.run(None, feed)
     prof = Path(sess.end_profiling())
@@ -100,6 +102,7 @@ def measure_here(
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    as_written(so)
     # The target's EPs that this machine has, in its order, then the CPU EP; options stay with the agent
     # (they name device paths and caches), so placement here is what ORT does by default.
     available = set(ort.get_available_providers())

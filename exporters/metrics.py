@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.bundle.graph import as_written
 from exporters import heads
 from exporters.sources import Feed
 
@@ -33,6 +34,7 @@ def session(path: Path, threads: int = 1) -> Any:
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    as_written(so)  # the graph the device runs (edge_agent.bundle.graph)
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 

@@ -17,6 +17,7 @@ import onnxruntime as ort
 
 from edge_agent.bundle import Bundle, is_bundle, load_public_key, verify_bundle
 from edge_agent.bundle.archive import SUFFIX
+from edge_agent.bundle.graph import as_written
 from edge_agent.bundle.packed import is_packed, why_not_unpacked
 from edge_agent.errors import ModelError
 from edge_agent.hardware.profile import HardwareProfile
@@ -98,6 +99,7 @@ def session_options(cfg: ModelConfig, profile: HardwareProfile | None) -> ort.Se
     so.inter_op_num_threads = cfg.inter_op_threads
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    as_written(so)  # nodes the exporter kept in float stay float (edge_agent.bundle.graph)
     if profile is not None and profile.low_memory:
         so.graph_optimization_level = low_memory_level(platform.machine())
         so.enable_mem_pattern = False
