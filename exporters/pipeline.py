@@ -32,6 +32,7 @@ from edge_agent.bundle.verify import Bundle
 from edge_agent.hardware.cpu import host_cpu
 from edge_agent.hardware.profile import HardwareProfile, load_profile
 from exporters import __version__
+from exporters.conv_workspace import MB, heavy_convs
 from exporters.data import PRESETS, fingerprint, load_samples, split
 from exporters.errors import GateFailedError, UsageError
 from exporters.ladder import RUNG_NAMES, LadderResult, Rung, climb
@@ -303,6 +304,20 @@ def _gate(
     return best.path, result, gate
 
 
+def _workspace_exclusions(
+    spec: QuantSpec, fp32: Path, max_mb: float | None
+) -> tuple[QuantSpec, dict[str, Any] | None]:
+    """`spec` also leaving in float the Convs whose int8 workspace the profile cannot spare."""
+    if max_mb is None or spec.mode not in ("static-qdq", "dynamic"):
+        return spec, None
+    heavy = heavy_convs(fp32, max_mb)
+    kept = {c.node: round(c.bytes / MB, 2) for c in heavy}
+    if kept:
+        log.info("kept in float for the profile's %g MB conv workspace: %s", max_mb, kept)
+        spec = spec.replace(exclude=tuple(dict.fromkeys(spec.exclude + tuple(kept))))
+    return spec, {"max_mb": max_mb, "kept_float_mb": kept}
+
+
 def export_model(opts: ExportOptions) -> ExportResult:
     """Run the whole export; raise GateFailedError (with the report) when the budget is missed."""
     t0 = time.perf_counter()
@@ -347,6 +362,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
         )
         if opts.exclude:
             spec = spec.replace(exclude=tuple(dict.fromkeys(spec.exclude + opts.exclude)))
+        spec, workspace_note = _workspace_exclusions(spec, fp32, profile.quantization.max_conv_workspace_mb)
         task_key = "labels" if loaded.reference is not None else loaded.task
         max_drop = opts.max_drop if opts.max_drop is not None else DEFAULT_MAX_DROP.get(task_key, 0.01)
         final, ladder, gate = _gate(
@@ -397,6 +413,7 @@ def export_model(opts: ExportOptions) -> ExportResult:
                 "ort_optimized": prepared.optimized,
             },
             **({"preprocess": pre_note} if pre_note else {}),
+            **({"conv_workspace": workspace_note} if workspace_note else {}),
             "data": {
                 "calib_n": len(calib),
                 "holdout_n": len(held),

@@ -47,6 +47,13 @@ class QuantRecipe(_Strict):
     activation_type: Literal["uint8", "int8", "uint16", "int16", "float16", "float32"] = "uint8"
     weight_type: Literal["uint8", "int8", "float16", "float32"] = "int8"
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
+    max_conv_workspace_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Keep in float every Conv whose int8 im2col buffer (Cin/group x kernel x output "
+        "positions, one byte each) would exceed this many MB: ORT's int8 Conv allocates it whole, its "
+        "float Conv works in small blocks (exporters/conv_workspace.py). For boards short of RAM.",
+    )
 
 
 SlmPrecision = Literal["int4", "int8", "fp16", "fp32"]
