@@ -6,7 +6,9 @@ output position, allocated for the whole image while the node runs. Its float ke
 works through an fp32 convolution in small per-thread blocks (NCHWc on x86, where there is no im2col
 at all). So on a board without dot-product instructions an early full-resolution 3x3 convolution can
 cost several MB more in int8 than in fp32 (OriNet's second conv, 32->32 at 160x160: 7.4 MB;
-docs/deploy.md). A profile's `quantization.max_conv_workspace_mb` keeps those nodes in float.
+docs/deploy.md). A profile's `quantization.max_conv_workspace_mb` keeps those nodes in float; they
+run in float on the device because its sessions turn off ORT's WeightBiasQuantization, which would
+quantize them back at load (edge_agent/bundle/graph.py).
 """
 
 from __future__ import annotations

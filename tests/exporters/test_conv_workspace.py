@@ -5,15 +5,19 @@ the manifest, and the bundle's graph has those Convs in float with the rest in Q
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge_agent.bundle import verify_bundle
 from edge_agent.hardware.profile import load_profile
+from edge_agent.inference.config import ModelConfig
+from edge_agent.inference.session import session_options
 from exporters.conv_workspace import conv_workspaces, heavy_convs
 from exporters.pipeline import ExportOptions, export_model
 
@@ -119,3 +123,9 @@ def test_small_board_bundle_keeps_the_heavy_conv_in_float(tmp_path: Path, orinet
     for name, node in convs.items():
         if name != "/body/body.3/Conv":  # every other conv reads int8 weights through a DequantizeLinear
             assert produced_by[node.input[1]].op_type == "DequantizeLinear", name
+    # and the device runs it so: its session keeps the node float (ORT's default would re-quantize it)
+    so = session_options(ModelConfig(path=result.bundle.model_path), load_profile("rpi-zero-2w"))
+    so.optimized_model_filepath = str(tmp_path / "device-graph.onnx")
+    ort.InferenceSession(str(result.bundle.model_path), so, providers=["CPUExecutionProvider"])
+    ops = Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
+    assert (ops["Conv"], ops["QLinearConv"]) == (1, 7), ops
