@@ -2,7 +2,7 @@
 and the device's sessions apply the same settings, so that what the gate measured is what the device
 computes. A leaf module (imports nothing of the project, not even onnxruntime).
 
-ONNX Runtime (1.21 and later) has a graph transformer, `WeightBiasQuantization`, that quantizes at
+ONNX Runtime (1.31, the version pinned here) has a graph transformer, `WeightBiasQuantization`, that quantizes at
 load the float weights of any Conv, Gemm or MatMul whose activation input comes from a
 DequantizeLinear. Those are exactly the nodes the exporter keeps in float on purpose
 (`quantization.excluded_nodes`: the ladder's sensitive layers and float outputs, `--exclude`, the
