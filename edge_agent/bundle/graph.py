@@ -2,9 +2,9 @@
 and the device's sessions apply the same settings, so that what the gate measured is what the device
 computes. A leaf module (imports nothing of the project, not even onnxruntime).
 
-ONNX Runtime (1.31, the version pinned here) has a graph transformer, `WeightBiasQuantization`, that quantizes at
-load the float weights of any Conv, Gemm or MatMul whose activation input comes from a
-DequantizeLinear. Those are exactly the nodes the exporter keeps in float on purpose
+ONNX Runtime (1.31, the version pinned here) has a graph transformer, `WeightBiasQuantization`,
+that quantizes at load the float weights of any Conv, Gemm or MatMul whose activation input comes
+from a DequantizeLinear. Those are exactly the nodes the exporter keeps in float on purpose
 (`quantization.excluded_nodes`: the ladder's sensitive layers and float outputs, `--exclude`, the
 QAT model's float output layer), so left on it would silently undo every exclusion: the node runs
 int8 after all, with the int8 kernels' working buffers (docs/deploy.md, "The small board's memory
