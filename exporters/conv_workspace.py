@@ -2,10 +2,11 @@
 
 ONNX Runtime's quantized Conv (QLinearConv, and ConvInteger for dynamic int8) lowers a convolution
 to a GEMM over an im2col copy of its input: one byte for each of Cin/group · kernel elements at each
-output position, allocated for the whole image while the node runs. Its float kernels do not: MLAS
-works through an fp32 convolution in small per-thread blocks (NCHWc on x86, where there is no im2col
-at all). So on a board without dot-product instructions an early full-resolution 3x3 convolution can
-cost several MB more in int8 than in fp32 (OriNet's second conv, 32->32 at 160x160: 7.4 MB;
+output position, allocated for the whole image while the node runs, beside an int32 accumulator
+for the whole output. Its float kernels do not: MLAS works through an fp32 convolution in small
+per-thread blocks. On arm64 (ORT 1.31) every 3x3 convolution with fewer than 64 input channels takes
+that path (x86 takes an indirect kernel without the copy), so an early full-resolution one can cost
+several MB more in int8 than in fp32 (OriNet's second conv, 32->32 at 160x160: 7.4 MB of im2col;
 docs/deploy.md). A profile's `quantization.max_conv_workspace_mb` keeps those nodes in float; they
 run in float on the device because its sessions turn off ORT's WeightBiasQuantization, which would
 quantize them back at load (edge_agent/bundle/graph.py).
@@ -16,10 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from onnx import NodeProto
 
 MB = 1_000_000
 
@@ -30,17 +27,11 @@ class ConvWorkspace:
     bytes: int
 
 
-def _ints(node: NodeProto, name: str) -> list[int] | None:
-    for a in node.attribute:
-        if a.name == name:
-            return list(a.ints)
-    return None
-
-
 def conv_workspaces(fp32: Path) -> list[ConvWorkspace]:
     """The int8 im2col buffer of each named Conv whose shapes are known (batch 1 where symbolic),
     largest first; pointwise (1x1, stride 1, unpadded) and depthwise convolutions need none."""
     import onnx
+    from onnx.helper import get_attribute_value
 
     model = onnx.shape_inference.infer_shapes(onnx.load(str(fp32)))
     graph = model.graph
@@ -61,9 +52,10 @@ def conv_workspaces(fp32: Path) -> list[ConvWorkspace]:
         if any(d is None or d <= 0 for d in spatial):
             continue  # dynamic image size: the buffer is unknown at export time
         kernel = w[2:]
-        group = next((a.i for a in node.attribute if a.name == "group"), 1)
-        strides = _ints(node, "strides") or [1] * len(kernel)
-        pads = _ints(node, "pads") or [0] * (2 * len(kernel))
+        attrs = {a.name: get_attribute_value(a) for a in node.attribute}
+        group = attrs.get("group", 1)
+        strides = list(attrs.get("strides") or [1] * len(kernel))
+        pads = list(attrs.get("pads") or [0] * (2 * len(kernel)))
         if w[1] == 1 and group > 1:
             continue  # depthwise: a direct kernel, no im2col
         if all(k == 1 for k in kernel) and all(s == 1 for s in strides) and not any(pads):
