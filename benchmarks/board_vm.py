@@ -15,7 +15,11 @@ exporter builds for rpi-zero-2w with its public key trusted (what such a device 
 import table from the guest's Python beside this host's. Prints a table and saves
 benchmarks/out/board_vm.png.
 
-    .venv/bin/python benchmarks/board_vm.py [--frames-per-view 1]
+`--probe` adds bare sessions opened with the agent's own options (fp32, every conv int8, the zero's
+bundle with body.3 in float, that bundle with ORT's WeightBiasQuantization left on, one thread): the
+peak above the imports, each in a fresh process, as docs/deploy.md quotes it.
+
+    .venv/bin/python benchmarks/board_vm.py [--frames-per-view 1] [--probe]
 
 Cold, it builds the VM's root (the agent root with a kernel and Mosquitto added: minutes); warm, it
 boots the cached image. The run itself takes minutes (every instruction emulated).
@@ -34,13 +38,40 @@ from typing import Any
 
 import pipeline as bp
 
+from edge_agent.bundle.graph import DISABLE_OPTIMIZERS_KEY
 from edge_agent.demo.video import make_demo_video, orientation_model_path
 
 VM = Path(__file__).resolve().parents[1] / "scripts" / "arm64" / "vm.sh"
 GUEST = Path(__file__).with_name("board_vm_guest.py")
 
 
-def job(work: Path, frames_per_view: int) -> tuple[Path, int]:
+def probes(work: Path, d: Path) -> list[dict[str, Any]]:
+    """The bare-session probe's variants (docs/deploy.md, "The small board's memory on arm64"): fp32,
+    the rpi4 recipe's int8 (every conv int8: the zero's recipe without its conv workspace), the zero's
+    bundle (body.3 in float), the same with ORT's WeightBiasQuantization left on, and one thread."""
+    every, _ = bp.board_bundle(work / "rpi4-bundle", target="rpi4")
+    shutil.copyfile(every / "model.onnx", d / "int8-every-conv.onnx")
+    zero = {"profile": bp.SMALL_BOARD}
+    return [
+        {"name": "fp32", "model": "orinet.onnx", **zero},
+        {"name": "int8, every conv int8", "model": "int8-every-conv.onnx", **zero},
+        {"name": "int8, body.3 float (the zero's bundle)", "model": "bundle/model.onnx", **zero},
+        {
+            "name": "the same, ORT's WeightBiasQuantization on",
+            "model": "bundle/model.onnx",
+            "config": {DISABLE_OPTIMIZERS_KEY: ""},
+            **zero,
+        },
+        {
+            "name": "int8, every conv int8, 1 intra-op thread",
+            "model": "int8-every-conv.onnx",
+            "intra": 1,
+            **zero,
+        },
+    ]
+
+
+def job(work: Path, frames_per_view: int, probe: bool = False) -> tuple[Path, int]:
     """The folder the guest mounts as /srv/bench: its script, the video, both models, the runs."""
     d = work / "job"
     d.mkdir(parents=True)
@@ -64,7 +95,9 @@ def job(work: Path, frames_per_view: int) -> tuple[Path, int]:
         "profile": bp.SMALL_BOARD,
         "model_block": {"trusted_keys": ["/srv/bench/release.pub"]},
     }
-    spec = {"frames": frames, "runs": [fp32, signed], "imports": bp.IMPORTS}
+    spec: dict[str, Any] = {"frames": frames, "runs": [fp32, signed], "imports": bp.IMPORTS}
+    if probe:
+        spec["probes"] = probes(work, d)
     (d / "runs.json").write_text(json.dumps(spec, indent=1))
     return d, frames
 
@@ -104,6 +137,14 @@ def table(found: list[dict[str, Any]], host_imports: list[tuple[str, float]]) ->
         if f["kind"] == "run" and f.get("top_mappings"):
             top = ", ".join(f"{name} {mb:.1f}" for name, mb in f["top_mappings"])
             print(f"\n{what[f['name']]}, RSS by mapping at the largest sample (MB): {top}")
+    probed = [f for f in found if f["kind"] == "probe"]
+    if probed:
+        print(
+            "\n| bare OriNet session, the agent's options on rpi-zero-2w | peak above imports | run's rise |"
+        )
+        print("|---|---|---|")
+        for f in probed:
+            print(f"| {f['name']} | {f['peak_mb']:.1f} MB | {f['run_rise_mb']:.1f} MB |")
     guest = dict(next(f for f in found if f["kind"] == "imports")["rows"])
     print("\nwhere the agent's memory goes at import (MB of RSS, in import order)")
     print(f"  {'':<28} {'arm64':>6} {'x86 host':>9}")
@@ -144,9 +185,10 @@ def main() -> None:
         "--frames-per-view", type=int, default=1, help="frames per image and rotation (12 of each)"
     )
     ap.add_argument("--keep", type=Path, help="also copy the guest's console log here")
+    ap.add_argument("--probe", action="store_true", help="also the bare-session memory probe (a few minutes)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-board-vm-"))
-    d, frames = job(work, args.frames_per_view)
+    d, frames = job(work, args.frames_per_view, args.probe)
     console = work / "console.log"
     print(f"{frames} frames per run; booting the VM (console: {console})", flush=True)
     proc = subprocess.run([str(VM), "--run", str(d), str(console)], check=False)

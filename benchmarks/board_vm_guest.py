@@ -6,7 +6,10 @@ In /srv/bench (copied in by the host): runs.json (the agent runs: name, model pa
 preprocess/postprocess or none for a bundle), demo.avi and the models. Inside: the loopback interface
 brought up, a Mosquitto on 127.0.0.1, and per run the real `edge-agent run --until-done` on the video
 with the board's hardware profile, its peak RSS (VmHWM) sampled from /proc as the guest kernel counts
-it, and the results counted by a subscriber. Then the import table, as benchmarks/pipeline.py prints
+it, and the results counted by a subscriber. Then, with `--probe` on the host, bare sessions opened
+with the agent's own session options (`probes` in runs.json: model, profile, intra-op threads,
+session config entries laid over the agent's), each in a fresh process: its peak above the imports
+and one run's rise above its steady state. Then the import table, as benchmarks/pipeline.py prints
 it, from this machine's aarch64 libraries.
 """
 
@@ -157,6 +160,47 @@ def agent_run(run: dict[str, Any], frames: int, work: Path) -> dict[str, Any]:
     }
 
 
+# One session in a fresh process, opened as the agent opens it (session_options for the model block and
+# the profile, glibc's arenas capped as `edge-agent run` caps them), then `config` laid over it.
+PROBE = """
+import json, sys
+from pathlib import Path
+import numpy as np, onnxruntime as ort
+from edge_agent.cli.run import limit_malloc_arenas
+from edge_agent.hardware.profile import load_profile
+from edge_agent.inference.config import ModelConfig
+from edge_agent.inference.session import session_options
+
+def mem():
+    rows = dict(ln.split(":", 1) for ln in Path("/proc/self/status").read_text().splitlines())
+    return {k: int(rows[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+
+v = json.loads(sys.argv[1])
+limit_malloc_arenas()
+base = mem()["VmRSS"]
+so = session_options(ModelConfig(path=v["model"], intra_op_threads=v["intra"]), load_profile(v["profile"]))
+for key, value in v["config"].items():
+    so.add_session_config_entry(key, value)
+sess = ort.InferenceSession(v["model"], so, providers=["CPUExecutionProvider"])
+inp = sess.get_inputs()[0]
+x = np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in inp.shape], dtype=np.float32)
+for _ in range(2):
+    sess.run(None, {inp.name: x})
+steady = mem()["VmRSS"]
+Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from the RSS of now
+for _ in range(3):
+    sess.run(None, {inp.name: x})
+print(json.dumps({"peak_mb": mem()["VmHWM"] - base, "run_rise_mb": mem()["VmHWM"] - steady}))
+"""
+
+
+def probe(p: dict[str, Any]) -> dict[str, Any]:
+    spec = {"intra": 3, "config": {}, **p, "model": str(BENCH / p["model"])}
+    cmd = ["/opt/edge-agent/bin/python", "-c", PROBE, json.dumps(spec)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return {"name": p["name"], **json.loads(out.stdout)}
+
+
 def import_table(modules: list[str]) -> list[tuple[str, float]]:
     """The same table as benchmarks/pipeline.py's import_rss, from the agent's venv in this guest."""
     code = (
@@ -199,6 +243,11 @@ def main() -> None:
                 emit("run", agent_run(run, spec["frames"], work))
             except Exception as exc:  # report it and go on to the next run
                 emit("error", {"name": run["name"], "error": repr(exc)})
+        for p in spec.get("probes", []):
+            try:
+                emit("probe", probe(p))
+            except subprocess.CalledProcessError as exc:
+                emit("error", {"name": p["name"], "error": exc.stderr[-1500:]})
         emit("imports", {"rows": import_table(spec["imports"])})
     finally:
         broker.terminate()

@@ -133,10 +133,11 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-def board_bundle(work: Path) -> tuple[Path, Path]:
+def board_bundle(work: Path, target: str = SMALL_BOARD) -> tuple[Path, Path]:
     """OriNet as a device on the small board runs it: the exporter's bundle for its profile (int8,
-    gated), signed; returns the bundle and the public key the agent is told to trust. Calibration and
-    held-out images are scikit-image photos at four rotations (as tests/arm64 build an rpi5 bundle)."""
+    gated; or for `target`'s), signed; returns the bundle and the public key the agent is told to
+    trust. Calibration and held-out images are scikit-image photos at four rotations (as tests/arm64
+    build an rpi5 bundle)."""
     from skimage import data
 
     from edge_agent.bundle.sign import write_keypair
@@ -154,9 +155,9 @@ def board_bundle(work: Path) -> tuple[Path, Path]:
                     img if turn is None else cv2.rotate(img, turn),
                 )
     key, pub = write_keypair(work / "release")
-    out = work / f"orinet-{SMALL_BOARD}"
+    out = work / f"orinet-{target}"
     opts = ExportOptions(
-        source=str(orientation_model_path()), out=out, target=SMALL_BOARD, calib=work / "calib",
+        source=str(orientation_model_path()), out=out, target=target, calib=work / "calib",
         holdout=work / "holdout", key=key, measure=False, progress=False,
     )  # fmt: skip
     export_model(opts)
