@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,14 @@ from tests.remote.update.bundle_factory import bundle_from_model
 __all__ = ["tiny_model"]  # the fault tests' model fixture, used below
 
 FRAMES = 24
+
+
+def _wait_for_log(proc: AgentProcess, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in proc.stderr():
+        assert proc.proc.poll() is None, proc.stderr()
+        assert time.monotonic() < deadline, proc.stderr()
+        time.sleep(0.05)
 
 
 def _stop(proc: AgentProcess) -> None:
@@ -88,8 +97,11 @@ def test_agent_runs_a_packed_bundle_and_reuses_its_unpacked_copy(
     assert "unpacked and verified into" in first.stderr()
     inode = (unpacked / "model.onnx").stat().st_ino
 
-    seen = len(col.messages)
     second = AgentProcess(cfg, tmp_path)
+    # Results of the first run can still be reaching the collector: count from the moment the second
+    # run has its model open (its SIGTERM handler is in place by then), not from its launch.
+    _wait_for_log(second, "reusing the unpacked copy")
+    seen = len(col.messages)
     assert col.wait_for(lambda ms: len(ms) >= seen + FRAMES, timeout=60), second.stderr()
     _stop(second)
     assert "reusing the unpacked copy" in second.stderr()
