@@ -140,7 +140,7 @@ class Split:
 
 
 def split(
-    seed: int, n_train: int = 1200, n_heldout: int = 300, heldout_per_severity: int = 4, n_breadth: int = 0
+    seed: int, n_train: int = 1200, n_heldout: int = 300, heldout_per_severity: int = 8, n_breadth: int = 0
 ) -> Split:
     """Hold out `heldout_per_severity` random families of each severity (so every severity is on
     both sides), then generate `n_train` lines from the rest and `n_heldout` from them; with

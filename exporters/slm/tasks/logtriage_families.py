@@ -15,34 +15,13 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass
-from typing import Literal
 
-Severity = Literal["ok", "warning", "fault"]
-SEVERITIES: tuple[Severity, ...] = ("ok", "warning", "fault")
-COMPONENTS: tuple[str, ...] = (
-    "power", "thermal", "storage", "memory", "network", "time", "usb", "security",
-    "service", "scheduler", "messaging", "watchdog", "kernel",
-)  # fmt: skip
+from exporters.slm.tasks import logtriage_more_fault, logtriage_more_ok, logtriage_more_warning
+from exporters.slm.tasks.logtriage_family import COMPONENTS, SEVERITIES, Family, FieldMaker, Severity, _f
 
+__all__ = ["COMPONENTS", "FAMILIES", "SEVERITIES", "Family", "Severity", "fields", "hostname"]
 
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One kind of log event: its wordings (str.format templates over `fields`) and its label."""
-
-    name: str
-    severity: Severity
-    component: str
-    action: str
-    program: str  # the syslog tag that writes it ("kernel" lines carry a dmesg uptime instead of a pid)
-    templates: tuple[str, ...]
-
-
-def _f(name: str, sev: Severity, comp: str, action: str, program: str, *templates: str) -> Family:
-    return Family(name, sev, comp, action, program, templates)
-
-
-FAMILIES: tuple[Family, ...] = (
+_CORE: tuple[Family, ...] = (
     # ---- ok: routine, nothing to do -------------------------------------------------------------
     _f("ssh_accepted", "ok", "security", "none", "sshd",
        "Accepted publickey for {user} from {ip} port {port} ssh2: ED25519 SHA256:{hash}",
@@ -205,6 +184,12 @@ FAMILIES: tuple[Family, ...] = (
        "rtc-ds1307 1-0068: read error -5"),
 )  # fmt: skip
 
+# The 48 families above, then 24 of each severity more (the `logtriage_more_*` catalogues: cameras,
+# UPSes, RAID, containers, databases, modems, VPNs, firewalls, ...): 40 kinds of event per severity.
+_MORE = (logtriage_more_ok, logtriage_more_warning, logtriage_more_fault)
+FAMILIES: tuple[Family, ...] = _CORE + tuple(f for m in _MORE for f in m.FAMILIES)
+_EXTRA_FIELDS: dict[str, FieldMaker] = {k: make for m in _MORE for k, make in m.EXTRA_FIELDS.items()}
+
 _USERS = ("pi", "admin", "ops", "deploy", "edge", "root", "backup", "maria", "jonas", "li")
 _BAD_USERS = ("test", "oracle", "guest", "ubuntu", "support", "user1", "ftpuser", "postgres")
 _UNITS = (
@@ -234,7 +219,8 @@ def fields(rng: random.Random) -> dict[str, object]:
     dev = rng.choice(_DEVS)
     hexs = [f"{rng.getrandbits(48):016x}" for _ in range(3)]
     mac = ":".join(f"{rng.randint(0, 255):02x}" for _ in range(6))
-    return {
+    extra = {k: make(rng) for k, make in _EXTRA_FIELDS.items()}
+    return extra | {
         "user": rng.choice(_USERS), "baduser": rng.choice(_BAD_USERS),
         "ip": _ip(rng), "gw": _ip(rng), "port": rng.randint(1024, 65535), "pid": rng.randint(300, 32000),
         "uid": rng.choice((0, 1000, 1001, 1002)),

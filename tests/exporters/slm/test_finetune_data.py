@@ -88,7 +88,7 @@ def test_validation_takes_whole_training_families_of_every_label() -> None:
 def test_validation_of_more_families_than_a_label_has_is_refused() -> None:
     train_ex = examples(logtriage.split(0, n_train=120, n_heldout=30).train, "severity")
     with pytest.raises(UsageError, match="--val-families: expected fewer than each label"):
-        validation_split(train_ex, per_label=12, seed=0)
+        validation_split(train_ex, per_label=40, seed=0)
 
 
 def test_bad_rows_name_the_line_and_the_field(tmp_path: Path) -> None:
