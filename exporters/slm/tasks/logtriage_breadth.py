@@ -1,5 +1,5 @@
 """Breadth for the log-triage task's training side: many compositional message families, so a model
-learns what makes a line `ok`, `warning` or `fault` rather than recalling 36 templates.
+learns what makes a line `ok`, `warning` or `fault` rather than recalling the training families' templates.
 
 A held-out family shares *cue words and situations* with the rest of a device's logs ("failed",
 "not responding", "corrupted" for faults; "retrying", "degraded", "high", "timed out, retrying" for
