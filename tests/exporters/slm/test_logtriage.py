@@ -13,6 +13,7 @@ import pytest
 from edge_agent.bundle.manifest import PromptSpec
 from exporters.slm.tasks import logtriage
 from exporters.slm.tasks.logtriage_families import COMPONENTS, FAMILIES, SEVERITIES
+from tests.exporters.slm.wording import runs
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
@@ -99,15 +100,6 @@ def test_the_input_rewrite_cuts_timestamp_host_and_pid_and_keeps_the_message(see
     assert rewrite.apply(rules, "free text, no log prefix") == "free text, no log prefix"
 
 
-def _runs(template: str, k: int = 4) -> set[tuple[str, ...]]:
-    """Every run of `k` words in a template's literal text (its {placeholders} break the runs)."""
-    found = set()
-    for chunk in re.split(r"\{[^}]*\}", template):
-        words = re.findall(r"[a-z0-9]+", chunk.lower())
-        found |= {tuple(words[i : i + k]) for i in range(len(words) - k + 1)}
-    return found
-
-
 def test_forty_kinds_of_event_per_severity_and_the_later_ones_reword_none() -> None:
     # The 24 families a severity gained (logtriage_more_*) are events of their own: none shares a run
     # of four words with another family of its severity (the C library's error texts aside, which any
@@ -123,11 +115,11 @@ def test_forty_kinds_of_event_per_severity_and_the_later_ones_reword_none() -> N
         f.name for m in (logtriage_more_ok, logtriage_more_warning, logtriage_more_fault) for f in m.FAMILIES
     }
     assert len(later) == 72
-    errno_texts = {r for code in range(1, 134) for r in _runs(os.strerror(code))}
+    errno_texts = {r for code in range(1, 134) for r in runs(os.strerror(code))}
     owners: dict[tuple[str, tuple[str, ...]], set[str]] = {}
     for fam in FAMILIES:
         for t in fam.templates:
-            for r in _runs(t) - errno_texts:
+            for r in runs(t) - errno_texts:
                 owners.setdefault((fam.severity, r), set()).add(fam.name)
     shared = {
         (key, tuple(sorted(names))) for key, names in owners.items() if len(names) > 1 and names & later

@@ -5,7 +5,6 @@ messages the model never saw."""
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 
 import jsonschema  # type: ignore[import-untyped]
@@ -13,25 +12,17 @@ import pytest
 
 from exporters.slm.tasks import logtriage, logtriage_breadth
 from exporters.slm.tasks.logtriage_families import COMPONENTS, FAMILIES, SEVERITIES
-
-
-def _runs(template: str, k: int = 4) -> set[tuple[str, ...]]:
-    """Every run of `k` words in a template's literal text (its {placeholders} break the runs)."""
-    found = set()
-    for chunk in re.split(r"\{[^}]*\}", template):
-        words = re.findall(r"[a-z0-9]+", chunk.lower())
-        found |= {tuple(words[i : i + k]) for i in range(len(words) - k + 1)}
-    return found
+from tests.exporters.slm.wording import runs
 
 
 def test_no_breadth_wording_shares_four_words_with_any_task_family() -> None:
     # Against all 120 families, not one split's held-out 24: every seed's held-out side stays unseen.
-    task_runs = {r: f.name for f in FAMILIES for t in f.templates for r in _runs(t)}
+    task_runs = {r: f.name for f in FAMILIES for t in f.templates for r in runs(t)}
     shared = {
         (r, task_runs[r], fam.name)
         for fam in logtriage_breadth.FAMILIES_B
         for t in fam.templates
-        for r in _runs(t)
+        for r in runs(t)
         if r in task_runs
     }
     assert not shared
