@@ -83,6 +83,14 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="--task logtriage: add this many lines from the compositional training families",
     )  # fmt: skip
     p.add_argument(
+        "--retag", type=float, default=0.0,
+        help="--task logtriage: give this share of the task's training lines another program's tag",
+    )  # fmt: skip
+    p.add_argument(
+        "--level-markers", type=float, default=0.0,
+        help="--task logtriage: a level marker (INFO, W!, [error], ...) before this share of breadth lines",
+    )  # fmt: skip
+    p.add_argument(
         "--no-share-prefix", dest="share_prefix", action="store_false",
         help="run every example's whole prompt (default: the prompt before the input runs once a batch)",
     )  # fmt: skip
@@ -115,7 +123,10 @@ def load_data(args: argparse.Namespace) -> Data:
     if args.task == "logtriage":
         from exporters.slm.tasks import logtriage
 
-        sp = logtriage.split(args.seed, args.n_train, args.n_heldout, n_breadth=args.breadth)
+        sp = logtriage.split(
+            args.seed, args.n_train, args.n_heldout, n_breadth=args.breadth,
+            retag=args.retag, markers=args.level_markers,
+        )  # fmt: skip
         prompt = logtriage.prompt_spec()
         if args.system is not None:
             prompt["system"] = args.system
@@ -125,6 +136,8 @@ def load_data(args: argparse.Namespace) -> Data:
             "train_families": sp.train_families,
             "heldout_families": sp.heldout_families,
             "breadth_lines": sp.breadth,
+            "retag": args.retag,
+            "level_markers": args.level_markers,
         }
     else:
         rows = read_jsonl(args.train)

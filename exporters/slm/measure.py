@@ -26,10 +26,10 @@ PROMPT = (
 
 def _peak_rss_kib() -> int:
     """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries the parent's high-water
-    mark over a fork + exec into it, so a measure started from a large process (pytest, the exporter
-    with torch loaded) read the parent's size. VmHWM belongs to this process's own address space. (The
-same reading as exporters.measure's; not imported from there, whose imports would count in the
-figure this process exists to take.)"""
+        mark over a fork + exec into it, so a measure started from a large process (pytest, the exporter
+        with torch loaded) read the parent's size. VmHWM belongs to this process's own address space. (The
+    same reading as exporters.measure's; not imported from there, whose imports would count in the
+    figure this process exists to take.)"""
     for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exporters.slm.tasks.logtriage_families import COMPONENTS, FAMILIES, SEVERITIES, Family, fields, hostname
@@ -38,6 +38,9 @@ INPUT_REWRITE: list[tuple[str, str]] = [
     (r"^kernel: \[ *\d+\.\d+\] ", "kernel: "),
     (r"^\[ *\d+\.\d+\] ", "kernel: "),
 ]
+
+# Every program of the catalogue, for `generate(retag=...)`.
+PROGRAMS: tuple[str, ...] = tuple(sorted({f.program for f in FAMILIES}))
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -93,10 +96,14 @@ def render(family: Family, rng: random.Random, values: dict[str, object] | None 
     return f"[{rng.uniform(1, 900000):12.6f}] {msg}" if kernel else f"{tag} {msg}"
 
 
-def generate(seed: int, n: int, families: tuple[Family, ...] = FAMILIES) -> list[dict[str, Any]]:
+def generate(
+    seed: int, n: int, families: tuple[Family, ...] = FAMILIES, retag: float = 0.0
+) -> list[dict[str, Any]]:
     """`n` labelled lines from `families`, the severities as balanced as `n` allows (round robin over
     the severities present, a random family within each), shuffled. Each row: text, severity,
-    component, action, family."""
+    component, action, family. With `retag` (a training-side augmentation), that share of the lines
+    carries another program's tag (one of `PROGRAMS`), so a program's name stops standing in for
+    its families' severity."""
     if n < 0:
         raise ValueError(f"n: expected a count >= 0, got {n}")
     rng = random.Random(seed)
@@ -107,6 +114,8 @@ def generate(seed: int, n: int, families: tuple[Family, ...] = FAMILIES) -> list
     rows = []
     for i in range(n):
         fam = rng.choice(by_sev[present[i % len(present)]])
+        if retag and rng.random() < retag:
+            fam = replace(fam, program=rng.choice(PROGRAMS))
         rows.append(
             {
                 "text": render(fam, rng),
@@ -140,12 +149,21 @@ class Split:
 
 
 def split(
-    seed: int, n_train: int = 1200, n_heldout: int = 300, heldout_per_severity: int = 8, n_breadth: int = 0
+    seed: int,
+    n_train: int = 1200,
+    n_heldout: int = 300,
+    heldout_per_severity: int = 8,
+    *,
+    n_breadth: int = 0,
+    retag: float = 0.0,
+    markers: float = 0.0,
 ) -> Split:
     """Hold out `heldout_per_severity` random families of each severity (so every severity is on
     both sides), then generate `n_train` lines from the rest and `n_heldout` from them; with
     `n_breadth`, that many training lines from the compositional families of `logtriage_breadth`
-    (never a held-out family: none of theirs) are shuffled into the training side."""
+    (never a held-out family: none of theirs) are shuffled into the training side. `retag` and
+    `markers` shape the training side only (`generate`, `logtriage_breadth.generate`); the held-out
+    lines are the same whatever they are."""
     rng = random.Random(seed)
     held: list[Family] = []
     for sev in SEVERITIES:
@@ -157,11 +175,11 @@ def split(
             )
         held += rng.sample(fams, heldout_per_severity)
     train_fams = tuple(f for f in FAMILIES if f not in held)
-    train = generate(seed * 2 + 1, n_train, train_fams)
+    train = generate(seed * 2 + 1, n_train, train_fams, retag)
     if n_breadth:
         from exporters.slm.tasks import logtriage_breadth
 
-        train += logtriage_breadth.generate(seed * 2 + 3, n_breadth)
+        train += logtriage_breadth.generate(seed * 2 + 3, n_breadth, markers)
         random.Random(seed).shuffle(train)
     return Split(
         train=train,

@@ -182,6 +182,19 @@ EVENTS: dict[str, tuple[Severity, str, tuple[str, ...]]] = {
                                                                 "{s} hung, system restarting")),
 }  # fmt: skip
 
+# The level a program writes before its message, per severity ("level=error msg=...", nginx's
+# "[emerg]", telegraf's "W!", ModemManager's "<warn>"): the first thing a person triaging a log reads.
+# `generate(markers=...)` puts one before that share of the breadth lines; the rest carry none, as
+# most kernel and systemd lines carry none.
+LEVEL_MARKERS: dict[Severity, tuple[str, ...]] = {
+    "ok": ("INFO {m}", "[info] {m}", "<info> {m}", 'level=info msg="{m}"', "I! {m}", "[notice] {m}",
+           "info: {m}", "notice: {m}"),
+    "warning": ("WARN {m}", "WARNING: {m}", "[warn] {m}", "<warn> {m}", 'level=warning msg="{m}"',
+                "W! {m}", "warning: {m}", "[warning] {m}"),
+    "fault": ("ERROR {m}", "[error] {m}", "<error> {m}", 'level=error msg="{m}"', "E! {m}", "error: {m}",
+              "[crit] {m}", "CRITICAL: {m}", "FATAL: {m}", "[emerg] {m}"),
+}  # fmt: skip
+
 _PEERS = ("broker.local", "10.0.0.1", "cloud gateway", "upstream server", "the hub", "node-7", "pool.ntp.org")
 _ERRTEXT = ("invalid argument", "bad message", "protocol error", "no such file or directory",
             "operation not permitted", "resource unavailable", "broken pipe")  # fmt: skip
@@ -218,20 +231,25 @@ def families() -> tuple[Family, ...]:
 FAMILIES_B: tuple[Family, ...] = families()
 
 
-def render(family: Family, rng: random.Random) -> str:
+def render(family: Family, rng: random.Random, markers: float = 0.0) -> str:
     """One line of a breadth family, in one of `logtriage.render`'s styles, with one of the
-    component's programs as its tag."""
+    component's programs as its tag; with `markers`, that share of lines carry a level marker of
+    their severity (`LEVEL_MARKERS`) before the message."""
     from exporters.slm.tasks import logtriage
 
     programs = SUBJECTS[family.component][0]
     prog = rng.choice(programs)
-    fam = Family(family.name, family.severity, family.component, family.action, prog, family.templates)
+    templates = family.templates
+    if markers and rng.random() < markers:
+        marker = rng.choice(LEVEL_MARKERS[family.severity])
+        templates = tuple(marker.replace("{m}", t) for t in templates)
+    fam = Family(family.name, family.severity, family.component, family.action, prog, templates)
     return logtriage.render(fam, rng, {**fields(rng), **_extra(rng)})
 
 
-def generate(seed: int, n: int) -> list[dict[str, Any]]:
+def generate(seed: int, n: int, markers: float = 0.0) -> list[dict[str, Any]]:
     """`n` labelled breadth lines, the severities balanced (round robin), a random family within
-    each; rows shaped as `logtriage.generate`'s."""
+    each; rows shaped as `logtriage.generate`'s. `markers`: the share with a level marker (`render`)."""
     rng = random.Random(seed)
     by_sev: dict[str, list[Family]] = {}
     for fam in FAMILIES_B:
@@ -242,7 +260,7 @@ def generate(seed: int, n: int) -> list[dict[str, Any]]:
         fam = rng.choice(by_sev[sevs[i % len(sevs)]])
         rows.append(
             {
-                "text": render(fam, rng),
+                "text": render(fam, rng, markers),
                 "severity": fam.severity,
                 "component": fam.component,
                 "action": fam.action,

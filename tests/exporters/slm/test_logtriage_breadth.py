@@ -10,6 +10,7 @@ from collections import Counter
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
+from edge_agent.bundle import rewrite
 from exporters.slm.tasks import logtriage, logtriage_breadth
 from exporters.slm.tasks.logtriage_families import COMPONENTS, FAMILIES, SEVERITIES
 from tests.exporters.slm.wording import runs
@@ -65,3 +66,40 @@ def test_cue_words_occur_at_more_than_one_severity() -> None:
     for word in ("failed", "error", "timed out", "reset"):
         sevs = {r["severity"] for r in rows if word in r["text"].lower()}
         assert len(sevs) >= 2, (word, sevs)
+
+
+def test_level_markers_match_the_severity_and_leave_the_held_out_side_alone() -> None:
+    plain = logtriage.split(2, n_train=120, n_heldout=60, n_breadth=600)
+    marked = logtriage.split(2, n_train=120, n_heldout=60, n_breadth=600, markers=0.5)
+    assert marked.heldout == plain.heldout  # a training-side augmentation only
+    heads = {sev: {m.split("{m}")[0] for m in logtriage_breadth.LEVEL_MARKERS[sev]} for sev in SEVERITIES}
+    rows = logtriage_breadth.generate(4, 900, markers=0.5)
+    seen: Counter[str] = Counter()
+    for row in rows:
+        msg = rewrite.apply(logtriage.INPUT_REWRITE, row["text"]).split(": ", 1)[1]
+        found = [sev for sev, hs in heads.items() if any(msg.startswith(h) for h in hs)]
+        if found:
+            assert row["severity"] in found, row
+            seen[row["severity"]] += 1
+        assert "{" not in row["text"]
+    assert all(seen[sev] > 60 for sev in SEVERITIES), seen  # about half of 300 per severity
+    assert logtriage_breadth.generate(4, 900, markers=0.0) == logtriage_breadth.generate(4, 900)
+    # the markers add no four-word run shared with any task family
+    task_runs = {r for f in FAMILIES for t in f.templates for r in runs(t)}
+    assert not any(r in task_runs for m in heads.values() for h in m for r in runs(h + "the uplink is up"))
+
+
+def test_retag_moves_program_tags_on_the_training_side_only() -> None:
+    plain = logtriage.split(1, n_train=600, n_heldout=60)
+    retagged = logtriage.split(1, n_train=600, n_heldout=60, retag=0.5)
+    assert retagged.heldout == plain.heldout
+    assert len(retagged.train) == 600
+    own = {f.name: f.program for f in FAMILIES}
+
+    def moved(rows: list[dict[str, object]]) -> int:
+        tags = [rewrite.apply(logtriage.INPUT_REWRITE, str(r["text"])).split(": ", 1)[0] for r in rows]
+        return sum(tag != own[str(r["family"])] for tag, r in zip(tags, rows, strict=True))
+
+    unmoved = moved(plain.train)
+    assert unmoved == 0
+    assert 200 < moved(retagged.train) < 320  # about half, less the draws of the family's own program
