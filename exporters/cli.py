@@ -249,12 +249,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     # The training needs torch and transformers 5: it runs in the SLM environment, its progress bar
     # and figures streamed here; this side only forwards the arguments and reads the report.
     from exporters.slm.env import run_in_slm_env
+    from exporters.slm.finetune import check_rewrites
     from exporters.slm.finetune_data import read_jsonl
 
     # Bad data fails here in a second (exit 2), not after the SLM environment has loaded torch.
     for path in (args.train, args.eval):
         if path is not None:
             read_jsonl(path)
+    check_rewrites(args.rewrite)
     run_in_slm_env("exporters.slm.finetune", [a for a in args.argv if a != "--json"], stream=True)
     if args.json:
         print((args.out / FINETUNE_REPORT).read_text(encoding="utf-8"))

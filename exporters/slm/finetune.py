@@ -12,7 +12,9 @@ scores (exporters.slm.label_scoring), and writes to OUT:
 
 - the merged Hugging Face folder (config, safetensors, the tokenizer with its chat template),
 - prompt_spec.json: the PromptSpec (edge_agent.bundle.manifest) for `build`,
-- finetune_report.json: the figures, the settings and the training's wall and CPU time.
+- finetune_report.json: the figures, the settings and the training's wall and CPU time,
+- heldout_scores.jsonl: each held-out line with its gold label and the tuned model's probability of
+  every label (what benchmarks/slm_vote.py combines across models).
 
 Usage (in .venv-slm): python -m exporters.slm.finetune --base GGUF|HF_DIR|shipped --task logtriage
 --out DIR [--steps N] [--time-budget-s S] [--lora] ...
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_agent.bundle import rewrite
 from exporters.errors import UsageError
 from exporters.slm.finetune_data import (
     Encoder,
@@ -44,6 +47,7 @@ from exporters.slm.label_scoring import Accuracy, score
 
 PROMPT_SPEC = "prompt_spec.json"
 REPORT = "finetune_report.json"
+SCORES = "heldout_scores.jsonl"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -89,6 +93,10 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--level-markers", type=float, default=0.0,
         help="--task logtriage: a level marker (INFO, W!, [error], ...) before this share of breadth lines",
+    )  # fmt: skip
+    p.add_argument(
+        "--rewrite", nargs=2, action="append", default=[], metavar=("PATTERN", "REPLACEMENT"),
+        help="one more input_rewrite rule (re.sub) after the prompt's own: training, scoring, the bundle",
     )  # fmt: skip
     p.add_argument(
         "--no-share-prefix", dest="share_prefix", action="store_false",
@@ -144,6 +152,9 @@ def load_data(args: argparse.Namespace) -> Data:
         train_rows, held_rows = (rows, read_jsonl(args.eval)) if args.eval else holdout(rows, args.seed)
         prompt = prompt_for(train_rows, args.system, args.template)
         about = {"train_file": str(args.train), "eval_file": str(args.eval) if args.eval else None}
+    if args.rewrite:
+        prompt["input_rewrite"] = [*(prompt.get("input_rewrite") or []), *check_rewrites(args.rewrite)]
+        about["rewrite"] = check_rewrites(args.rewrite)
     field = prompt["label_field"]
     train, held = examples(train_rows, field), examples(held_rows, field)
     if args.eval_limit:
@@ -155,6 +166,19 @@ def load_data(args: argparse.Namespace) -> Data:
     if val_fams and "train_families" in about:
         about["train_families"] = [f for f in about["train_families"] if f not in val_fams]
     return train, val, held, prompt, about
+
+
+def check_rewrites(rules: list[list[str]]) -> list[list[str]]:
+    """The --rewrite rules as input_rewrite pairs; one that does not compile is a UsageError naming it
+    (checked in the main venv too, before the SLM environment starts)."""
+    out = []
+    for i, rule in enumerate(rules, 1):
+        try:
+            out += [list(r) for r in rewrite.check([rule])]
+        except ValueError as exc:
+            why = str(exc).split(": ", 1)[-1]
+            raise UsageError(f"--rewrite #{i}: {why}") from None
+    return out
 
 
 def resolve_base(base: str, scratch: Path) -> Path:
@@ -489,6 +513,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch=torch.__version__,
     )
     (args.out / REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    rows = after.rows(held_ex, labels)
+    (args.out / SCORES).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     print(
         f"held-out {prompt['label_field'] or 'label'} accuracy: zero-shot {before.accuracy:.1%} "
         f"→ tuned {after.accuracy:.1%} "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exporters.slm.finetune_data import Encoder, Example
@@ -28,6 +28,21 @@ class Accuracy:
     per_family: dict[str, float]
     mean_gold_probability: float
     predicted: dict[str, int]
+    # [example][label] softmax over the labels, in `exs` order (not in as_dict: `rows` writes them)
+    probs: list[list[float]] = field(default_factory=list)
+
+    def rows(self, exs: list[Example], labels: list[str]) -> list[dict[str, Any]]:
+        """One JSON-ready row per example: its input, gold label, family and each label's probability
+        (what `benchmarks/slm_vote.py` combines across tuned models)."""
+        return [
+            {
+                "input": ex.text,
+                "label": ex.label,
+                "family": ex.family,
+                "probs": {lab: round(p, 6) for lab, p in zip(labels, ps, strict=True)},
+            }
+            for ex, ps in zip(exs, self.probs, strict=True)
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,12 +152,14 @@ def _figures(exs: list[Example], labels: list[str], scores: list[list[float]]) -
     fam_seen: Counter[str] = Counter()
     predicted: Counter[str] = Counter()
     gold_p = 0.0
+    probs: list[list[float]] = []
     for ex, s in zip(exs, scores, strict=True):
         best = max(range(len(labels)), key=s.__getitem__)
         top = max(s)
         z = sum(math.exp(v - top) for v in s)
+        probs.append([math.exp(v - top) / z for v in s])
         if ex.label in labels:
-            gold_p += math.exp(s[labels.index(ex.label)] - top) / z
+            gold_p += probs[-1][labels.index(ex.label)]
         ok = labels[best] == ex.label
         predicted[labels[best]] += 1
         seen[ex.label] += 1
@@ -158,4 +175,5 @@ def _figures(exs: list[Example], labels: list[str], scores: list[list[float]]) -
         per_family={k: fam_right[k] / fam_seen[k] for k in sorted(fam_seen)},
         mean_gold_probability=gold_p / n if n else 0.0,
         predicted=dict(sorted(predicted.items())),
+        probs=probs,
     )

@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 
+from edge_agent.bundle import rewrite
 from edge_agent.bundle.manifest import PromptSpec
 from exporters import cli
-from exporters.slm.finetune import PROMPT_SPEC, REPORT
+from exporters.slm import finetune
+from exporters.slm.finetune import PROMPT_SPEC, REPORT, SCORES
+from exporters.slm.tasks import logtriage
 from tests.slm_models import cache_root, hf_dir, need_slm_env
 
 # A real fine-tune: ~100 s on two idle cores, over 250 s on a busy machine; its own timeout (3x).
@@ -55,6 +58,37 @@ def test_tuning_raises_accuracy_above_zero_shot(tuned: Path) -> None:
     assert r["train_cpu_s"] > 0
 
 
+def test_scores_file_is_the_reports_figure(tuned: Path) -> None:
+    """heldout_scores.jsonl holds every held-out line's label probabilities, and their argmax is the
+    report's tuned accuracy to the line (benchmarks/slm_vote.py votes on these)."""
+    r = _report(tuned)
+    rows = [json.loads(line) for line in (tuned / SCORES).read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == r["heldout_lines"] == 36
+    assert {row["family"] for row in rows} <= set(r["heldout_families"])
+    right = 0
+    for row in rows:
+        assert list(row["probs"]) == ["ok", "warning", "fault"]
+        assert sum(row["probs"].values()) == pytest.approx(1.0, abs=1e-4)
+        right += max(row["probs"], key=row["probs"].__getitem__) == row["label"]
+    assert right / len(rows) == pytest.approx(r["heldout_after"]["accuracy"], abs=1e-4)
+
+
+def test_rewrite_rules_join_the_tasks() -> None:
+    args = finetune.build_parser().parse_args(
+        ["--base", "shipped", "--task", "logtriage", "--out", "o", "--n-train", "12", "--n-heldout", "6",
+         "--rewrite", r"^[\w.@/-]+: ", ""]
+    )  # fmt: skip
+    train, _, held, prompt, about = finetune.load_data(args)
+    rules = prompt["input_rewrite"]
+    assert rules[:-1] == [list(r) for r in logtriage.INPUT_REWRITE]
+    assert rules[-1] == [r"^[\w.@/-]+: ", ""]
+    assert about["rewrite"] == [rules[-1]]
+    line = "Dec  1 10:00:00 pi-cam2 sshd[812]: Accepted publickey for pi from 10.0.0.7 port 50122 ssh2"
+    assert rewrite.apply(rules, line) == "Accepted publickey for pi from 10.0.0.7 port 50122 ssh2"
+    assert len(train) == 12
+    assert len(held) == 6
+
+
 def test_outputs_are_what_build_takes(tuned: Path) -> None:
     import onnxruntime_genai as og  # type: ignore[import-untyped]
 
@@ -77,3 +111,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = ["finetune", "--base", str(tmp_path), "--train", str(bad), "--out", str(tmp_path / "o")]
     assert cli.main(args) == 2
     assert "bad.jsonl:1: expected a JSON object" in capsys.readouterr().err
+    args = ["finetune", "--base", "shipped", "--task", "logtriage", "--out", str(tmp_path / "o"),
+            "--rewrite", "(", ""]  # fmt: skip
+    assert cli.main(args) == 2
+    assert "--rewrite #1: '(' -> '' does not compile" in capsys.readouterr().err
