@@ -88,13 +88,13 @@ def group(name: str, runs: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def plot(rows: list[dict[str, Any]]) -> Path:
+def plot(rows: list[dict[str, Any]], out: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    OUT.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     names = [f"{r['group']}\n{r['what']}" for r in rows]
     colors = ["#2a7" if r["what"].startswith("vote") else "#888" for r in rows]
     f, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows)), 4))
@@ -106,7 +106,7 @@ def plot(rows: list[dict[str, Any]]) -> Path:
     ax.tick_params(axis="x", labelsize=7)
     ax.legend(loc="lower right")
     f.tight_layout()
-    path = OUT / "slm_vote.png"
+    path = out / "slm_vote.png"
     f.savefig(path, dpi=100)
     return path
 
@@ -117,6 +117,7 @@ def main() -> int:
         "--group", nargs="+", action="append", required=True, metavar="NAME_THEN_RUNS",
         help="a name, then the finetune output folders that scored the same held-out split",
     )  # fmt: skip
+    ap.add_argument("--out", type=Path, default=OUT, help=f"folder for the plot (default {OUT})")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
     for g in args.group:
@@ -137,7 +138,7 @@ def main() -> int:
         if r["what"].startswith("vote"):
             low = ", ".join(f"{k} {100 * v:.0f}" for k, v in r["per_family"].items() if v < 0.8)
             print(f"  {r['group']}, {r['what']}: {low or 'none'}")
-    print(f"\nplot: {plot(rows)}")
+    print(f"\nplot: {plot(rows, args.out)}")
     return 0
 
 

@@ -103,7 +103,11 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="run every example's whole prompt (default: the prompt before the input runs once a batch)",
     )  # fmt: skip
     p.add_argument("--max-input-tokens", type=int, default=96, help="longer inputs are cut (default 96)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the split's and the data order's seed (default 0)")
+    p.add_argument(
+        "--order-seed", type=int,
+        help="the training order's seed instead of --seed (models of one split that differ, e.g. to vote)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--n-train", type=int, default=1200, help="--task: generated training lines")
     p.add_argument("--n-heldout", type=int, default=300, help="--task: generated held-out lines")
@@ -370,7 +374,7 @@ def train(
     pairs, prefix = prepared(enc, exs, args)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed if args.order_seed is None else args.order_seed)
     order: list[int] = []
     planned = args.steps
     warmup = max(1, planned // 10)
@@ -500,6 +504,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         loss=args.loss,
         max_input_tokens=args.max_input_tokens,
         seed=args.seed,
+        order_seed=args.order_seed,
         step_budget=args.steps,
         time_budget_s=args.time_budget_s,
         budget_clock=args.budget_clock,
