@@ -157,8 +157,8 @@ def load_data(args: argparse.Namespace) -> Data:
         prompt = prompt_for(train_rows, args.system, args.template)
         about = {"train_file": str(args.train), "eval_file": str(args.eval) if args.eval else None}
     if args.rewrite:
-        prompt["input_rewrite"] = [*(prompt.get("input_rewrite") or []), *check_rewrites(args.rewrite)]
         about["rewrite"] = check_rewrites(args.rewrite)
+        prompt["input_rewrite"] = [*(prompt.get("input_rewrite") or []), *about["rewrite"]]
     field = prompt["label_field"]
     train, held = examples(train_rows, field), examples(held_rows, field)
     if args.eval_limit:
