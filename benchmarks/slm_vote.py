@@ -17,17 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge_agent.ensemble.voting import vote
+from exporters.slm.finetune import REPORT, SCORES
+from exporters.slm.finetune_data import Example
+from exporters.slm.label_scoring import figures
 
 OUT = Path(__file__).parent / "out"
-SCORES = "heldout_scores.jsonl"
-REPORT = "finetune_report.json"
 METHODS = ("mean_prob", "majority")
 
 
@@ -42,26 +42,15 @@ def load(run: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return rows, report
 
 
-def figures(rows: list[dict[str, Any]], labels: list[str], p: np.ndarray) -> dict[str, Any]:
-    """Accuracy, per label and per family, of the argmax of `p` (N, C) against the rows' labels."""
-    pred = [labels[i] for i in p.argmax(axis=1)]
-    right: Counter[str] = Counter()
-    seen: Counter[str] = Counter()
-    fam_right: Counter[str] = Counter()
-    fam_seen: Counter[str] = Counter()
-    for row, guess in zip(rows, pred, strict=True):
-        ok = guess == row["label"]
-        right[row["label"]] += ok
-        seen[row["label"]] += 1
-        fam_right[row["family"] or "-"] += ok
-        fam_seen[row["family"] or "-"] += 1
-    return {
-        "accuracy": sum(right.values()) / len(rows),
-        "right": sum(right.values()),
-        "n": len(rows),
-        "per_label": {k: right[k] / seen[k] for k in sorted(seen)},
-        "per_family": {k: fam_right[k] / fam_seen[k] for k in sorted(fam_seen)},
-    }
+def row(
+    exs: list[Example], labels: list[str], p: Any, *, group: str, what: str, cpu_s: float
+) -> dict[str, Any]:
+    """A table row: the figures finetune reports (label_scoring.figures) of the argmax of `p` (N, C)."""
+    with np.errstate(divide="ignore"):  # a vote share of 0 is a log-score of -inf
+        acc = figures(exs, labels, np.log(p).tolist())
+    right = round(acc.accuracy * acc.n)
+    return {"group": group, "what": what, "train_cpu_s": cpu_s, "accuracy": acc.accuracy, "right": right,
+            "n": acc.n, "per_label": acc.per_label, "per_family": acc.per_family}  # fmt: skip
 
 
 def group(name: str, runs: list[Path]) -> list[dict[str, Any]]:
@@ -69,22 +58,19 @@ def group(name: str, runs: list[Path]) -> list[dict[str, Any]]:
     loaded = [load(r) for r in runs]
     first = loaded[0][0]
     labels = list(first[0]["probs"])
+    lines = [(r["input"], r["label"]) for r in first]
     for run, (rows, _) in zip(runs, loaded, strict=True):
-        same = [(r["input"], r["label"]) for r in rows] == [(r["input"], r["label"]) for r in first]
-        if not same or list(rows[0]["probs"]) != labels:
+        if [(r["input"], r["label"]) for r in rows] != lines or list(rows[0]["probs"]) != labels:
             raise SystemExit(f"{run}: scored other held-out lines or labels than {runs[0]}: not one split")
+    exs = [Example(text=r["input"], answer="", label=r["label"], family=r["family"]) for r in first]
     probs = [np.array([[r["probs"][k] for k in labels] for r in rows]) for rows, _ in loaded]
-    out = []
-    cpu_total = 0.0
-    for run, (_, report), p in zip(runs, loaded, probs, strict=True):
-        cpu = float(report.get("train_cpu_s") or 0.0)
-        cpu_total += cpu
-        out.append({"group": name, "what": run.name, "train_cpu_s": cpu, **figures(first, labels, p)})
+    cpu = [float(report.get("train_cpu_s") or 0.0) for _, report in loaded]
+    members = zip(runs, cpu, probs, strict=True)
+    out = [row(exs, labels, p, group=name, what=run.name, cpu_s=c) for run, c, p in members]
     if len(runs) > 1:
         for method in METHODS:
             p = vote(probs, [1.0] * len(probs), method)
-            out.append({"group": name, "what": f"vote {method}", "train_cpu_s": cpu_total,
-                        **figures(first, labels, p)})  # fmt: skip
+            out.append(row(exs, labels, p, group=name, what=f"vote {method}", cpu_s=sum(cpu)))
     return out
 
 

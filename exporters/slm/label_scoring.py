@@ -63,7 +63,7 @@ def score(model: Any, enc: Encoder, exs: list[Example], labels: list[str], batch
         sums = label_logprobs(model, enc, exs, labels, batch_size)
     finally:
         model.train(was_training)
-    return _figures(exs, labels, sums)
+    return figures(exs, labels, sums)
 
 
 def label_logprobs(
@@ -145,7 +145,9 @@ def _copied(cache: Any, rows: int) -> Any:
     return fresh
 
 
-def _figures(exs: list[Example], labels: list[str], scores: list[list[float]]) -> Accuracy:
+def figures(exs: list[Example], labels: list[str], scores: list[list[float]]) -> Accuracy:
+    """Accuracy of the argmax of `scores` ([example][label] log-scores; -inf allowed) against the
+    examples' labels, per label and per family, with the softmax over the labels."""
     right: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     fam_right: Counter[str] = Counter()
